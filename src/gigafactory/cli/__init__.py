@@ -1,0 +1,1 @@
+"""Command-line surface: thin typer commands over the public Python API."""

@@ -1,0 +1,62 @@
+"""Helpers shared by the CLI commands: consoles, JSON output, error exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import GigafactoryError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(fn: F) -> F:
+    """Turn core errors into one line on stderr and exit status 2 (works under typer's runner)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GigafactoryError as exc:
+            for line in str(exc).splitlines():
+                err_console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number for a table: thousands separators, sensible precision."""
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
+        return f"{int(x):,}"
+    ax = abs(x)
+    if ax >= 1e5 or (ax < 1e-3 and ax > 0):
+        return f"{x:.{digits}g}"
+    return f"{x:,.{max(0, digits - len(str(int(ax))))}f}" if ax >= 1 else f"{x:.{digits}g}"

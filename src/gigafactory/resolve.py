@@ -1,0 +1,295 @@
+"""From names and YAML to validated specs.
+
+A reference to a catalog entry is written three ways:
+
+* a name: ``cluster: colossus``
+* a name plus overrides: ``cluster: {use: colossus, num_gpus: 50000, gpu: {use: h100-sxm, power_cap_w: 600}}``
+* an inline definition (a mapping without ``use``), validated like a catalog entry.
+
+Dotted overrides (``{"cluster.num_gpus": 50000}``) are applied to the raw scenario before it is
+resolved; sweeps and the CLI use them. Validation errors become :class:`SpecError` lines that name
+the field, say what is wrong and list what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from . import catalog
+from .errors import GigafactoryError, SpecError, SpecErrors, closest, unknown
+from .specs import Cluster, Fabric, Gpu, Job, Model, Plan, Policies, ScaleUp, Scenario, Site
+
+#: which field of which type refers to which catalog kind
+REFS: dict[str, dict[str, str]] = {
+    "scenario": {"site": "sites", "cluster": "clusters", "job": "job"},
+    "clusters": {"gpu": "gpus", "scale_up": "scaleups", "fabric": "fabrics"},
+    "job": {"model": "models"},
+}
+TYPES: dict[str, type[BaseModel]] = {
+    "gpus": Gpu,
+    "scaleups": ScaleUp,
+    "fabrics": Fabric,
+    "models": Model,
+    "clusters": Cluster,
+    "sites": Site,
+    "job": Job,
+    "scenario": Scenario,
+    "plan": Plan,
+    "policies": Policies,
+}
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and "use" not in v:
+            out[k] = deep_merge(out[k], v)
+        elif isinstance(v, dict) and isinstance(out.get(k), str) and "use" not in v:
+            out[k] = {"use": out[k], **copy.deepcopy(v)}  # override fields of a named entry
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _expand(kind: str, value: Any, field: str) -> dict[str, Any]:
+    """Turn a name / {use: name, ...} / inline mapping into a plain dict with refs expanded."""
+    if kind in catalog.KINDS:
+        if isinstance(value, str):
+            raw = catalog.entry(kind, value, field)
+        elif isinstance(value, dict) and "use" in value:
+            name = value["use"]
+            if not isinstance(name, str):
+                raise SpecError(f"{field}.use", f"must be a catalog name, got {name!r}", catalog.ids(kind))
+            raw = catalog.entry(kind, name, f"{field}.use")
+            over = {k: v for k, v in value.items() if k != "use"}
+            for k in over:
+                if k in REFS.get(kind, {}) or k in raw or k in TYPES[kind].model_fields:
+                    continue
+                raise SpecError(
+                    f"{field}.{k}",
+                    "unknown field",
+                    allowed=sorted(TYPES[kind].model_fields),
+                    suggestion=closest(k, TYPES[kind].model_fields),
+                )
+            raw = deep_merge(raw, over)
+        elif isinstance(value, dict):
+            raw = copy.deepcopy(value)
+        else:
+            raise SpecError(
+                field, f"expected a {catalog.KINDS[kind]} name or mapping, got {value!r}", catalog.ids(kind)
+            )
+    else:
+        if not isinstance(value, dict):
+            raise SpecError(field, f"expected a mapping, got {value!r}")
+        raw = copy.deepcopy(value)
+    for sub, subkind in REFS.get(kind, {}).items():
+        if sub in raw and raw[sub] is not None:
+            raw[sub] = _expand(subkind, raw[sub], f"{field}.{sub}")
+    return raw
+
+
+def build(kind: str, value: Any, field: str | None = None) -> Any:
+    """Resolve and validate one spec of a kind (a catalog name, {use: ...} or inline mapping)."""
+    field = field or ("" if kind == "scenario" else kind.rstrip("s"))
+    raw = _expand(kind, value, field)
+    return validate(TYPES[kind], raw, field)
+
+
+def validate(model: type[BaseModel], raw: dict[str, Any], field: str = "") -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _convert(exc, field) from None
+
+
+def _convert(exc: ValidationError, prefix: str) -> SpecErrors | SpecError:
+    errs: list[SpecError] = []
+    for e in exc.errors(include_url=False):
+        loc = [str(p) for p in e["loc"]]
+        path = ".".join(([prefix] if prefix else []) + loc)
+        etype = e["type"]
+        ctx = e.get("ctx") or {}
+        inp = e.get("input")
+        if etype == "literal_error":
+            allowed = [a.strip().strip("'") for a in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
+            allowed = [a for a in allowed if a]
+            errs.append(SpecError(path, f"{inp!r} is not allowed", allowed, closest(str(inp), allowed)))
+        elif etype == "extra_forbidden":
+            errs.append(SpecError(path, "unknown field"))
+        elif etype == "missing":
+            errs.append(SpecError(path, "is required but missing"))
+        elif etype == "value_error":
+            msg = str(ctx.get("error", e["msg"]))
+            errs.append(SpecError(path.rsplit(".", 0)[0], msg))
+        else:
+            errs.append(SpecError(path, f"{e['msg'].lower()} (got {inp!r})"))
+    # name the nearest known field for unknown ones
+    for err in errs:
+        if err.problem == "unknown field":
+            parent, _, leaf = err.field.rpartition(".")
+            fields = _fields_at(exc.title, parent[len(prefix) + 1 :] if prefix else parent)
+            if fields:
+                err.allowed = sorted(fields)
+                err.suggestion = closest(leaf, fields)
+                err.args = (err.line(),)
+    return errs[0] if len(errs) == 1 else SpecErrors(errs)
+
+
+def _fields_at(title: str, dotted: str) -> list[str]:
+    model: Any = {t.__name__: t for t in TYPES.values()}.get(title)
+    for part in [p for p in dotted.split(".") if p]:
+        if model is None or not hasattr(model, "model_fields") or part not in model.model_fields:
+            return []
+        ann = model.model_fields[part].annotation
+        model = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
+    return list(model.model_fields) if model is not None and hasattr(model, "model_fields") else []
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def set_dotted(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """Return a copy of a raw scenario with `path` (e.g. ``cluster.gpu.power_cap_w``) set."""
+    out = copy.deepcopy(raw)
+    node = out
+    parts = path.split(".")
+    for p in parts[:-1]:
+        nxt = node.get(p)
+        if isinstance(nxt, str):
+            nxt = {"use": nxt}
+        elif nxt is None:
+            nxt = {}
+        node[p] = nxt
+        node = nxt
+    node[parts[-1]] = value
+    return out
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    for path, value in (overrides or {}).items():
+        raw = set_dotted(raw, path, value)
+    return raw
+
+
+def scenario_from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> Scenario:
+    """Resolve a raw scenario mapping (names, overrides) into a validated :class:`Scenario`."""
+    if not isinstance(raw, dict):
+        raise SpecError("scenario", "a scenario file must be a YAML mapping")
+    raw = apply_overrides(raw, overrides)
+    allowed = set(Scenario.model_fields)
+    for k in raw:
+        if k not in allowed:
+            raise SpecError(k, "unknown scenario field", sorted(allowed), closest(k, allowed))
+    for req in ("cluster", "job"):
+        if req not in raw:
+            raise SpecError(req, "is required in a scenario")
+    raw = dict(raw)
+    raw.setdefault("name", "scenario")
+    cluster = _expand("clusters", raw["cluster"], "cluster")
+    if "site" not in raw:
+        if not cluster.get("site"):
+            raise SpecError("site", "is required: the cluster names no site")
+        raw["site"] = cluster["site"]
+    raw["cluster"] = cluster
+    raw["site"] = _expand("sites", raw["site"], "site")
+    raw["job"] = _expand("job", raw["job"], "job")
+    scen = validate(Scenario, raw)
+    check_site_power(scen)
+    return scen
+
+
+def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load a scenario YAML file (or the built-in default when `path` is None)."""
+    return scenario_from_dict(read_scenario_file(path), overrides)
+
+
+def read_scenario_file(path: str | Path | None = None) -> dict[str, Any]:
+    if path is None:
+        return copy.deepcopy(_default_raw())
+    p = Path(path)
+    if not p.is_file():
+        builtin = resources.files("gigafactory.catalog").joinpath("scenarios", f"{path}.yaml")
+        if builtin.is_file():
+            return yaml.safe_load(builtin.read_text(encoding="utf-8"))
+        raise SpecError("scenario", f"no such file {str(path)!r}", builtin_scenarios())
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError("scenario", f"{p.name} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise SpecError("scenario", f"{p.name} must hold a YAML mapping")
+    return data
+
+
+DEFAULT_SCENARIO = "colossus-gpt4"
+
+
+@cache
+def _default_raw() -> dict[str, Any]:
+    text = resources.files("gigafactory.catalog").joinpath("scenarios", f"{DEFAULT_SCENARIO}.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def builtin_scenarios() -> list[str]:
+    root = resources.files("gigafactory.catalog").joinpath("scenarios")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def scenario_to_dict(scen: Scenario) -> dict[str, Any]:
+    """A fully resolved scenario as plain data; feeding it back gives an equal scenario."""
+    return scen.model_dump(mode="json", exclude_none=True)
+
+
+def check_site_power(scen: Scenario) -> None:
+    """Reject clusters that the site cannot power even at nameplate GPU power and its PUE."""
+    c, s = scen.cluster, scen.site
+    server_w = c.scale_up.gpus_per_server * c.gpu.board_power_w + c.scale_up.server_overhead_w
+    facility_mw = c.num_servers * server_w * s.pue / 1e6
+    supply = s.firm_supply_mw + (s.battery.mw if s.battery else 0.0)
+    if supply > 0 and facility_mw > supply:
+        per_gpu_mw = facility_mw / c.num_gpus
+        fit = int(supply / per_gpu_mw) // c.scale_up.gpus_per_domain * c.scale_up.gpus_per_domain
+        raise SpecError(
+            "cluster.num_gpus",
+            f"{c.num_gpus:,} GPUs need about {facility_mw:,.0f} MW at PUE {s.pue:g} but site "
+            f"{s.id} supplies {supply:,.0f} MW (grid {s.grid_mw:g} + generation {s.generation_mw:g}"
+            f"{f' + battery {s.battery.mw:g}' if s.battery else ''}); at most ~{fit:,} GPUs fit",
+        )
+
+
+def model(name: str) -> Model:
+    return build("models", name, "model")
+
+
+def gpu(name: str) -> Gpu:
+    return build("gpus", name, "gpu")
+
+
+def cluster(name: str | dict[str, Any]) -> Cluster:
+    return build("clusters", name, "cluster")
+
+
+def site(name: str | dict[str, Any]) -> Site:
+    return build("sites", name, "site")
+
+
+__all__ = [
+    "GigafactoryError",
+    "build",
+    "load_scenario",
+    "scenario_from_dict",
+    "scenario_to_dict",
+    "apply_overrides",
+    "set_dotted",
+    "check_site_power",
+    "unknown",
+]

@@ -1,0 +1,344 @@
+"""Immutable, validated types for everything the twin reasons about.
+
+Units are in the field names: ``_gb`` gigabytes (1e9 B), ``_gbs`` GB/s, ``_gbps`` Gb/s, ``_tbps``
+TB/s of memory bandwidth, ``_w``/``_kw``/``_mw`` watts, ``_us``/``_ns`` time. Catalog entries are
+turned into these types by :mod:`gigafactory.resolve`; users rarely build them by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from .errors import SpecError
+
+Precision = Literal["bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4"]
+PRECISIONS: tuple[str, ...] = ("bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4")
+#: which dense peak a precision runs at (fp8 recipes share the fp8 tensor-core peak)
+PEAK_KEY = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "fp8-rowwise": "fp8", "mxfp8": "mxfp8", "nvfp4": "nvfp4"}
+Recompute = Literal["none", "selective", "full"]
+Cooling = Literal["air", "rear-door", "direct-liquid", "immersion"]
+
+
+class Spec(BaseModel):
+    """Base: frozen, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str | None = Field(default=None, description="primary source of the entry")
+    sources: dict[str, str] | None = Field(default=None, description="extra sources by topic")
+    note: str | None = None
+
+
+class Gpu(Spec):
+    id: str
+    name: str
+    family: Literal["ampere", "hopper", "blackwell", "blackwell-ultra"]
+    peak_tflops: dict[str, PositiveFloat] = Field(description="dense tensor-core peak per precision")
+    hbm_gb: PositiveFloat
+    hbm_tbps: PositiveFloat
+    nvlink_gbs: PositiveFloat = Field(description="NVLink bandwidth per GPU, both directions, as quoted")
+    tdp_w: PositiveFloat
+    idle_w: PositiveFloat
+    power_cap_w: PositiveFloat | None = Field(default=None, description="board power limit if capped")
+    price_usd: PositiveFloat
+
+    @model_validator(mode="after")
+    def _check(self) -> Gpu:
+        if "bf16" not in self.peak_tflops:
+            raise ValueError("peak_tflops must list bf16")
+        bad = [k for k in self.peak_tflops if k not in ("bf16", "fp8", "mxfp8", "nvfp4")]
+        if bad:
+            raise ValueError(f"peak_tflops has unknown precision {bad[0]!r} (allowed: bf16, fp8, mxfp8, nvfp4)")
+        if self.power_cap_w is not None and not (self.idle_w < self.power_cap_w <= self.tdp_w):
+            raise ValueError(
+                f"power_cap_w={self.power_cap_w:g} must be above idle ({self.idle_w:g} W) "
+                f"and at most the TDP ({self.tdp_w:g} W)"
+            )
+        return self
+
+    @property
+    def board_power_w(self) -> float:
+        """Board power limit in force: the cap if set, else TDP."""
+        return self.power_cap_w if self.power_cap_w is not None else self.tdp_w
+
+    def peak(self, precision: str) -> float:
+        """Dense peak TFLOP/s for a precision; unsupported precisions raise a clear error."""
+        key = PEAK_KEY.get(precision)
+        if key is None:
+            raise SpecError("precision", f"unknown precision {precision!r}", allowed=PRECISIONS)
+        if key not in self.peak_tflops:
+            raise SpecError(
+                "precision",
+                f"{self.id} has no {precision} tensor cores",
+                allowed=[p for p, k in PEAK_KEY.items() if k in self.peak_tflops],
+            )
+        return self.peak_tflops[key]
+
+
+class ScaleUp(Spec):
+    """An NVLink domain: the GPUs that share NVSwitch bandwidth (an 8-GPU board or an NVL72 rack)."""
+
+    id: str
+    name: str
+    gpus_per_domain: PositiveInt
+    gpus_per_server: PositiveInt
+    servers_per_rack: PositiveInt
+    bw_gbs: PositiveFloat = Field(description="NVLink bandwidth per GPU per direction")
+    latency_us: PositiveFloat
+    nvswitch_chips: int = Field(ge=0, description="NVSwitch ASICs per domain")
+    nvswitch_w: float = Field(ge=0, description="power per NVSwitch ASIC (or tray share)")
+    server_overhead_w: PositiveFloat = Field(
+        description="server power besides GPUs: CPUs, memory, NICs, fans, PSU losses"
+    )
+    rack_limit_kw: PositiveFloat = Field(description="rack power/cooling limit")
+    gpus: list[str] = Field(description="GPU ids this platform carries")
+
+    @model_validator(mode="after")
+    def _check(self) -> ScaleUp:
+        if self.gpus_per_domain % self.gpus_per_server and self.gpus_per_server % self.gpus_per_domain:
+            raise ValueError("gpus_per_domain and gpus_per_server must divide one another")
+        return self
+
+    @property
+    def gpus_per_rack(self) -> int:
+        return self.gpus_per_server * self.servers_per_rack
+
+
+class Fabric(Spec):
+    """A scale-out network technology: NICs, switches and optics."""
+
+    id: str
+    name: str
+    kind: Literal["infiniband", "ethernet"]
+    port_gbps: PositiveFloat = Field(description="NIC/switch port speed")
+    switch_radix: PositiveInt = Field(description="switch ports at port_gbps")
+    hop_latency_ns: PositiveFloat
+    nic_latency_us: PositiveFloat
+    switch_w: PositiveFloat
+    optic_w: PositiveFloat = Field(description="power of one transceiver at port speed")
+    nic_w: PositiveFloat
+    adaptive_routing: bool = False
+    sharp: bool = False
+
+
+class Cluster(Spec):
+    id: str
+    name: str
+    gpu: Gpu
+    num_gpus: PositiveInt
+    scale_up: ScaleUp
+    fabric: Fabric
+    nics_per_gpu: PositiveInt = 1
+    nic_gbps: PositiveFloat | None = Field(default=None, description="defaults to the fabric's port speed")
+    tiers: PositiveInt | None = Field(default=None, description="None: the fewest that fit")
+    oversubscription: float = Field(default=1.0, ge=1.0, description="top-tier oversubscription ratio")
+    rail_optimized: bool = True
+    pod_gpus: PositiveInt | None = None
+    storage_tbps: PositiveFloat = Field(description="checkpoint storage bandwidth, TB/s")
+    cooling: Cooling
+    site: str | None = None
+    owner: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Cluster:
+        su = self.scale_up
+        if self.gpu.id not in su.gpus:
+            raise ValueError(
+                f"GPU {self.gpu.id!r} does not fit the {su.id} platform (it carries: {', '.join(su.gpus)})"
+            )
+        if self.num_gpus % su.gpus_per_server:
+            raise ValueError(
+                f"num_gpus={self.num_gpus} is not a whole number of {su.gpus_per_server}-GPU "
+                f"{su.name} servers (try {self.num_gpus // su.gpus_per_server * su.gpus_per_server or su.gpus_per_server})"
+            )
+        if self.num_gpus >= su.gpus_per_domain and self.num_gpus % su.gpus_per_domain:
+            raise ValueError(
+                f"num_gpus={self.num_gpus} is not a whole number of {su.gpus_per_domain}-GPU NVLink domains"
+            )
+        return self
+
+    @property
+    def nic_speed_gbps(self) -> float:
+        return self.nic_gbps if self.nic_gbps is not None else self.fabric.port_gbps
+
+    @property
+    def scale_out_gbs_per_gpu(self) -> float:
+        """Scale-out bandwidth per GPU per direction, GB/s."""
+        return self.nics_per_gpu * self.nic_speed_gbps / 8.0
+
+    @property
+    def domain_size(self) -> int:
+        return min(self.scale_up.gpus_per_domain, self.num_gpus)
+
+    @property
+    def num_servers(self) -> int:
+        return self.num_gpus // self.scale_up.gpus_per_server
+
+    @property
+    def num_racks(self) -> int:
+        return -(-self.num_servers // self.scale_up.servers_per_rack)
+
+
+class GenerationUnit(Spec):
+    kind: Literal["gas-turbine", "reciprocating-engine", "fuel-cell", "diesel"]
+    count: int = Field(ge=0)
+    mw_each: PositiveFloat
+    ramp_mw_per_min: PositiveFloat = Field(description="ramp rate of one unit")
+    min_load_frac: float = Field(ge=0, le=1)
+    heat_rate_btu_per_kwh: PositiveFloat
+    co2_kg_per_mmbtu: PositiveFloat
+    fuel_usd_per_mmbtu: PositiveFloat
+
+    @property
+    def mw(self) -> float:
+        return self.count * self.mw_each
+
+
+class Battery(Spec):
+    mw: PositiveFloat
+    mwh: PositiveFloat
+    round_trip_eff: float = Field(gt=0, le=1)
+
+
+class Site(Spec):
+    id: str
+    name: str
+    location: str
+    grid_mw: float = Field(ge=0)
+    generation: list[GenerationUnit] = Field(default_factory=list)
+    battery: Battery | None = None
+    pue: float = Field(ge=1.0, le=3.0)
+    electricity_usd_per_mwh: PositiveFloat
+    building: str | None = None
+
+    @property
+    def generation_mw(self) -> float:
+        return sum(g.mw for g in self.generation)
+
+    @property
+    def firm_supply_mw(self) -> float:
+        """Grid import plus on-site generation (batteries only buffer)."""
+        return self.grid_mw + self.generation_mw
+
+
+class Moe(Spec):
+    experts: PositiveInt
+    top_k: PositiveInt
+    shared_experts: int = Field(default=0, ge=0)
+    expert_ffn: PositiveInt
+    dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense MLP")
+    dense_ffn: PositiveInt | None = Field(default=None, description="ffn of dense layers; default: model ffn")
+    layer_freq: PositiveInt = Field(default=1, description="every k-th layer (after dense ones) is MoE")
+
+    @model_validator(mode="after")
+    def _check(self) -> Moe:
+        if self.top_k > self.experts:
+            raise ValueError(f"top_k={self.top_k} exceeds experts={self.experts}")
+        return self
+
+
+class Mla(Spec):
+    """DeepSeek multi-head latent attention dimensions."""
+
+    q_lora_rank: PositiveInt | None = None
+    kv_lora_rank: PositiveInt
+    qk_nope_head_dim: PositiveInt
+    qk_rope_head_dim: PositiveInt
+    v_head_dim: PositiveInt
+
+
+class Model(Spec):
+    id: str
+    name: str
+    layers: PositiveInt
+    hidden: PositiveInt
+    heads: PositiveInt
+    kv_heads: PositiveInt
+    head_dim: PositiveInt
+    ffn: PositiveInt = Field(description="dense MLP intermediate size (gated size for SwiGLU)")
+    mlp: Literal["gated", "plain"]
+    activation: Literal["gelu", "swiglu", "geglu", "squared-relu", "relu"]
+    vocab: PositiveInt
+    tied_embeddings: bool = False
+    max_seq: PositiveInt
+    moe: Moe | None = None
+    mla: Mla | None = None
+    params_b: PositiveFloat = Field(description="total parameters as published, billions")
+    active_params_b: PositiveFloat | None = None
+    estimate: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Model:
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads={self.heads} is not a multiple of kv_heads={self.kv_heads}")
+        if self.moe and self.moe.dense_layers > self.layers:
+            raise ValueError("moe.dense_layers exceeds layers")
+        return self
+
+
+class Job(Spec):
+    model: Model
+    tokens: PositiveFloat = Field(description="training tokens")
+    seq_len: PositiveInt
+    global_batch: PositiveInt = Field(description="sequences per optimizer step")
+    precision: Precision = "bf16"
+
+    @model_validator(mode="after")
+    def _check(self) -> Job:
+        if self.seq_len > 4 * 1024 * 1024:
+            raise ValueError(f"seq_len={self.seq_len} is beyond any trained context (max 4,194,304)")
+        return self
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.global_batch * self.seq_len
+
+    @property
+    def steps(self) -> float:
+        return self.tokens / self.tokens_per_step
+
+
+class Plan(Spec):
+    """A parallel layout of a job. Megatron conventions: tp*pp*cp*dp = GPUs, ep divides dp*cp."""
+
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    vpp: PositiveInt = 1
+    cp: PositiveInt = 1
+    ep: PositiveInt = 1
+    dp: PositiveInt = 1
+    mbs: PositiveInt = 1
+    recompute: Recompute = "none"
+    zero: Literal[0, 1, 2, 3] = Field(default=1, description="0 DDP, 1 distributed optimizer, 2, 3 FSDP")
+    sequence_parallel: bool = True
+    tp_comm_overlap: bool = False
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.pp * self.cp * self.dp
+
+
+class Policies(Spec):
+    """Operating choices for a run: reliability, checkpoints, seeds."""
+
+    reliability_profile: str = "llama3-405b"
+    checkpoint_interval_min: PositiveFloat | None = Field(default=None, description="None: optimal")
+    async_checkpoint: bool = True
+    hot_spares: bool = True
+    restart_min: PositiveFloat | None = Field(default=None, description="None: the profile's")
+    trials: PositiveInt = 200
+    seed: int = 0
+    build_profile: str = "colossus-fast"
+    power_smoothing: bool = False
+
+
+class Scenario(Spec):
+    name: str
+    description: str = ""
+    site: Site
+    cluster: Cluster
+    job: Job
+    plan: Plan | None = Field(default=None, description="None: the planner picks the best")
+    policies: Policies = Field(default_factory=Policies)

@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/gigafactory simulate
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

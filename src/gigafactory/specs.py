@@ -328,6 +328,7 @@ class Policies(Spec):
     async_checkpoint: bool = True
     hot_spares: bool = True
     restart_min: PositiveFloat | None = Field(default=None, description="None: the profile's")
+    burn_in: bool = Field(default=False, description="new cluster: early-life hardware failure excess")
     trials: PositiveInt = 200
     seed: int = 0
     build_profile: str = "colossus-fast"

@@ -23,6 +23,11 @@ __version__ = "0.1.0"
 
 #: public functions provided by later layers: name -> "module:attribute"
 _LAZY: dict[str, str] = {
+    "power": ".fleet.power_report:power",
+    "sweep": ".sweep:run_sweep",
+    "goodput": ".fleet.goodput:goodput",
+    "cost": ".fleet.cost:cost",
+    "bringup": ".fleet.build:bringup",
 }
 
 

@@ -21,6 +21,7 @@ run: $(STAMP)
 	$(BIN)/gigafactory simulate
 
 test: $(STAMP)
+	bash scripts/install-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -81,3 +81,9 @@ def test_cluster_sizes_must_be_whole_servers(n: int) -> None:
 def test_job_steps_times_tokens_per_step_is_tokens(model: str, k: int, b: int) -> None:
     job = gf.build("job", {"model": model, "tokens": 1e12 * k, "seq_len": 1024 * k, "global_batch": 64 * b})
     assert job.steps * job.tokens_per_step == pytest.approx(job.tokens)
+
+
+def test_override_a_field_of_the_clusters_own_site() -> None:
+    s = gf.load_scenario(None, {"site.grid_mw": 300})
+    assert s.site.id == s.cluster.site and s.site.grid_mw == 300
+    assert s.site.pue == gf.load_scenario().site.pue

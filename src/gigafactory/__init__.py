@@ -23,11 +23,17 @@ __version__ = "0.1.0"
 
 #: public functions provided by later layers: name -> "module:attribute"
 _LAZY: dict[str, str] = {
+    "simulate": ".twin:simulate",
+    "evaluate_claims": ".claims:evaluate_claims",
     "power": ".fleet.power_report:power",
-    "sweep": ".sweep:run_sweep",
+    "run_sweep": ".sweep:run_sweep",
     "goodput": ".fleet.goodput:goodput",
     "cost": ".fleet.cost:cost",
     "bringup": ".fleet.build:bringup",
+    "network": ".network:network",
+    "plan": ".perf.planner:plan",
+    "step": ".perf.step:evaluate",
+    "validate": ".perf.validate:validate",
 }
 
 

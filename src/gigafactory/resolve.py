@@ -182,6 +182,11 @@ def scenario_from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = N
     """Resolve a raw scenario mapping (names, overrides) into a validated :class:`Scenario`."""
     if not isinstance(raw, dict):
         raise SpecError("scenario", "a scenario file must be a YAML mapping")
+    if "site" not in raw and any(k.split(".")[0] == "site" for k in overrides or {}) and "cluster" in raw:
+        # overriding a field of the cluster's own site: name that site explicitly first
+        site_id = _expand("clusters", raw["cluster"], "cluster").get("site")
+        if site_id:
+            raw = {**raw, "site": site_id}
     raw = apply_overrides(raw, overrides)
     allowed = set(Scenario.model_fields)
     for k in raw:

@@ -1,0 +1,100 @@
+"""Reading a sweep's results: DuckDB SQL over its Parquet chunks, and its Pareto frontier.
+
+Views available to ``query``:
+
+* ``results``: every row (one per point: ``point_id``, the axis columns, the outputs, ``error``);
+* ``ok``: the rows whose scenario ran (``error IS NULL``);
+* ``pareto``: the non-dominated ``ok`` rows over the sweep's objectives.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from ..errors import SpecError
+from .pareto import pareto_mask
+from .store import MANIFEST, ResultStore
+
+
+def find_results(path: str | Path | None = None) -> ResultStore:
+    """A results directory: `path`, or the most recently written one under ./sweeps."""
+    if path is None:
+        found = sorted(Path("sweeps").glob(f"*/{MANIFEST}"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise SpecError("--results", "no sweep results under ./sweeps; run `gigafactory sweep SPEC.yaml` first")
+        return ResultStore(found[-1].parent)
+    store = ResultStore(path)
+    if store.manifest() is None:
+        raise SpecError("--results", f"{str(path)!r} is not a sweep results directory (no {MANIFEST})")
+    return store
+
+
+def connect(store: ResultStore, with_pareto: bool = True) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    if store.parts():
+        glob = store.glob().replace("'", "''")
+        con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
+    else:
+        con.execute("CREATE TABLE results (point_id VARCHAR, error VARCHAR)")
+    con.execute("CREATE VIEW ok AS SELECT * FROM results WHERE error IS NULL")
+    if with_pareto:
+        front = frontier(store, con)
+        con.register("pareto_arrow", front)
+        con.execute("CREATE VIEW pareto AS SELECT * FROM pareto_arrow")
+    return con
+
+
+def query(sql: str, results: str | Path | ResultStore | None = None) -> pa.Table:
+    """Run DuckDB SQL over a sweep's results (views ``results``, ``ok``, ``pareto``)."""
+    store = results if isinstance(results, ResultStore) else find_results(results)
+    con = connect(store, with_pareto=bool(re.search(r"\bpareto\b", sql, re.I)))
+    try:
+        return arrow(con, sql)
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise SpecError("query", first) from None
+
+
+def arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """The result of a statement as an Arrow table (DuckDB 1.x and 2.x spell it differently)."""
+    rel = con.sql(sql)
+    if rel is None:  # a statement without a result (CREATE, SET, ...)
+        return pa.table({})
+    fn = getattr(rel, "to_arrow_table", None) or rel.arrow
+    return fn()
+
+
+def objectives_of(store: ResultStore, objectives: list[str] | None = None) -> list[str]:
+    m = store.manifest() or {}
+    return list(objectives or m.get("objectives") or [])
+
+
+def frontier(store: ResultStore, con: duckdb.DuckDBPyConnection | None = None,
+             objectives: list[str] | None = None) -> pa.Table:
+    """The non-dominated rows (every objective minimised), sorted by the first objective."""
+    con = con or connect(store, with_pareto=False)
+    objs = objectives_of(store, objectives)
+    cols = {r[0] for r in con.execute("DESCRIBE ok").fetchall()}
+    missing = [o for o in objs if o not in cols]
+    if not objs or missing:
+        if not store.parts() or cols <= {"point_id", "error"}:
+            return pa.table({})
+        raise SpecError("objectives", f"{', '.join(missing) or 'none given'} not among the outputs",
+                        sorted(c for c in cols if c not in ("point_id", "error")))
+    table = arrow(con, "SELECT * FROM ok")
+    if table.num_rows == 0:
+        return table
+    costs = np.column_stack([table.column(o).to_numpy(zero_copy_only=False).astype(float) for o in objs])
+    front = table.filter(pa.array(pareto_mask(costs)))
+    return front.sort_by([(o, "ascending") for o in objs])
+
+
+def summary_rows(table: pa.Table, columns: list[str], limit: int = 20) -> list[dict[str, Any]]:
+    cols = [c for c in columns if c in table.column_names]
+    return table.select(cols).slice(0, limit).to_pylist()

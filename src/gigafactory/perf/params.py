@@ -37,6 +37,7 @@ class Arch:
     mla: bool
     p_attn: float  # attention weights per layer (matmuls only)
     q_dim: int  # heads * d_qk
+    latent_dim: int  # MLA: q and kv latent widths + rope key (what is kept when up-projections are recomputed)
     kv_dim: int  # width of K (and V) activations stored per token
     dense_layers: int
     moe_layers: int
@@ -78,11 +79,12 @@ def arch(model: Model) -> Arch:
         p_attn = q + kv + nh * d_v * h
         kv_dim = nh * d_qk  # K after up-projection (V: nh * d_v, close)
         extra_norm = (m.q_lora_rank or 0) + m.kv_lora_rank
+        latent = (m.q_lora_rank or h) + m.kv_lora_rank + m.qk_rope_head_dim
     else:
         d_qk = d_v = model.head_dim
         p_attn = h * nh * d_qk + 2 * h * model.kv_heads * d_qk + nh * d_v * h
         kv_dim = model.kv_heads * d_qk
-        extra_norm = 0
+        extra_norm = latent = 0
     L = model.layers
     if model.moe is not None:
         mo = model.moe
@@ -101,7 +103,7 @@ def arch(model: Model) -> Arch:
     return Arch(
         layers=L, hidden=h, heads=nh, kv_heads=model.kv_heads, d_qk=d_qk, d_v=d_v, vocab=model.vocab,
         tied=model.tied_embeddings, gated=gated, gpt_style=gpt_style, mla=model.mla is not None,
-        p_attn=float(p_attn), q_dim=nh * d_qk, kv_dim=kv_dim, dense_layers=dense_layers,
+        p_attn=float(p_attn), q_dim=nh * d_qk, latent_dim=latent, kv_dim=kv_dim, dense_layers=dense_layers,
         moe_layers=moe_layers, ffn_dense=ffn_dense, p_mlp_dense=float(mult * h * ffn_dense),
         experts=experts, top_k=top_k, shared=shared, expert_ffn=eff, p_expert=float(mult * h * eff),
         p_router=float(h * experts), p_small_layer=float(small), p_embed=float(embed),

@@ -1,0 +1,35 @@
+"""Planner speed: plans evaluated per second for mt-nlg-530b on 5,128 A100-80GB (gbs 2,520, seq 2,048).
+
+    .venv/bin/python benchmarks/plan_speed.py
+"""
+
+from __future__ import annotations
+
+import time
+
+from gigafactory.perf.planner import plan
+from gigafactory.perf.validate import row_cluster
+from gigafactory.resolve import model
+from gigafactory.specs import Job
+
+
+def main(repeats: int = 3) -> None:
+    job = Job(model=model("mt-nlg-530b"), tokens=270e9, seq_len=2048, global_batch=2520, precision="bf16")
+    cluster = row_cluster("a100-sxm-80gb", 5128)
+    plan(job, cluster, top=1)  # warm caches
+    best_rate, res = 0.0, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        res = plan(job, cluster, top=5)
+        dt = time.perf_counter() - t0
+        best_rate = max(best_rate, res.configs_evaluated / dt)
+    assert res is not None
+    p = res.best.plan
+    print(f"configs_evaluated {res.configs_evaluated:,}; search_seconds {res.search_seconds:.3f}")
+    print(f"best: tp{p.tp} pp{p.pp} vpp{p.vpp} cp{p.cp} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero} on {p.gpus} GPUs, "
+          f"step {res.best.step_s:.2f} s, MFU {res.best.mfu:.1%}")
+    print(f"plans/s: {best_rate:,.0f}")
+
+
+if __name__ == "__main__":
+    main()

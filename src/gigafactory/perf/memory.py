@@ -1,0 +1,89 @@
+"""Memory per GPU: weights, gradients, Adam state (DDP / ZeRO-1 / ZeRO-2 / FSDP) and activations.
+
+Activations follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
+Transformer Models", Sec. 4), generalised to GQA, gated MLPs and MoE. Per layer and token, bytes:
+
+* kept whole without sequence parallelism, split by ``t`` with it: LayerNorm inputs (4h), the
+  normalised inputs of the QKV and FC1 GEMMs (4h), GPT-style dropout masks (2h)  -> 10h;
+* split by ``t``: Q (2 q), K and V (4 kv), attention output (2 q_v), FC1 output (2 ffn_in),
+  activation output (2 ffn)  -> 24h for GPT;
+* unfused attention only: scores ``5 a s`` (softmax 2, dropout mask 1, dropout output 2 bytes).
+
+So GPT-3 keeps ``s b h (34/t + 5 a s / (h t))`` per layer with SP and no recompute; selective
+recompute drops the score term, full recompute keeps only the layer input ``2 s b h / t``.
+The first pipeline stage holds ``min(p, m)`` micro-batches in flight, ``(1 + (p-1)/(p v))`` times
+more with the interleaved schedule (Narayanan et al. 2021, Sec. 2.2.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..specs import Cluster, Job
+from .efficiency import const
+from .params import Arch
+
+
+def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: bool = False):
+    """Bytes kept for backward per token per layer (before multiplying by tokens in flight)."""
+    tp = np.asarray(tp, dtype=float)
+    H = a.hidden
+    whole = 8 * H + (2 * H if a.gpt_style else 0)
+    ffn_in = (2 if a.gated else 1)
+    if moe:
+        mlp = a.top_k * (2 * H + 2 * ffn_in * a.expert_ffn + 2 * a.expert_ffn) + a.shared * (2 * ffn_in + 2) * a.expert_ffn
+    else:
+        mlp = 2 * ffn_in * a.ffn_dense + 2 * a.ffn_dense
+    split = 2 * a.q_dim + 4 * a.kv_dim + 2 * a.heads * a.d_v + mlp
+    scores = 0.0 if flash else const("memory", "attn_score_bytes") * a.heads * s
+    sp_div = np.where(np.asarray(sp) > 0, tp, 1.0)
+    rc = np.asarray(rc)
+    none = whole / sp_div + split / tp + scores / tp
+    if flash:  # Megatron-core recompute_modules: core_attn, layernorm, moe_act (cheap to redo)
+        act_out = (a.top_k + a.shared) * 2 * a.expert_ffn if moe else 0.0
+        up = (2 * a.q_dim + 4 * a.kv_dim - 2 * a.latent_dim) if a.mla else 0.0  # mla_up_proj
+        selective = (whole - 4 * H) / sp_div + (split - act_out - up) / tp
+    else:  # Korthikanti et al. 2022: attention core only
+        selective = whole / sp_div + split / tp
+    full = 2 * H / sp_div
+    return np.where(rc == 2, full, np.where(rc == 1, selective, none))
+
+
+def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dense, flash: bool):
+    """Per-GPU memory of the most loaded stage (bytes), and its parameter counts."""
+    tp, pp, v, cp, ep, dp = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp"))
+    zero, rc, sp = f["zero"], f["rc"], f["sp"]
+    H, V = a.hidden, a.vocab
+    emb = np.where(pp > 1, max(a.p_embed, V * H), a.p_embed + a.p_head) / tp
+    Pd = (Ls * (a.p_attn + a.p_small_layer) / tp + n_dense * a.p_mlp_dense / tp
+          + n_moe * (a.shared * a.p_expert / tp + a.p_router) + emb)
+    Pe = n_moe * (a.experts / np.maximum(ep, 1)) * a.p_expert if a.moe_layers else np.zeros_like(Pd)
+    sd, se = dp * cp, dp * cp * tp / ep
+    wb, gb, ob = (const("memory", k) for k in ("weight_bytes", "grad_bytes", "optimizer_bytes"))
+    weights = wb * (np.where(zero >= 3, Pd / sd, Pd) + np.where(zero >= 3, Pe / se, Pe))
+    grads = gb * (np.where(zero >= 2, Pd / sd, Pd) + np.where(zero >= 2, Pe / se, Pe))
+    opt = ob * (np.where(zero >= 1, Pd / sd, Pd) + np.where(zero >= 1, Pe / se, Pe))
+
+    s = float(job.seq_len)
+    per_d = activation_bytes_per_token(a, tp, sp, rc, flash, s, False)
+    per_m = activation_bytes_per_token(a, tp, sp, rc, flash, s, True) if a.moe_layers else 0.0
+    layer_tokens = T * (n_dense * per_d + n_moe * per_m) / np.maximum(Ls, 1)  # mean layer of the stage
+    # full recompute re-materialises one layer's activations during its backward
+    work = np.where(rc == 2, T * np.maximum(activation_bytes_per_token(a, tp, sp, 1, flash, s, a.moe_layers > 0), 0), 0.0)
+    inflight = np.minimum(pp, m) * np.where(v > 1, 1 + (pp - 1) / (pp * v), 1.0)
+    logits = const("memory", "logits_bytes") * T * V / tp
+    act_first = Ls * layer_tokens * inflight + work
+    act_last = Ls * layer_tokens + work + logits
+    act = np.where(pp > 1, np.maximum(act_first, act_last), act_first + logits)
+    reserved = const("memory", "reserved_gb") * 1e9
+    total = weights + grads + opt + act + reserved
+    return {
+        "params_dense": Pd,
+        "params_expert": Pe,
+        "weights": weights,
+        "grads": grads,
+        "optimizer": opt,
+        "activations": act,
+        "total": total,
+        "capacity": np.full_like(total, cluster.gpu.hbm_gb * 1e9),
+    }

@@ -1,0 +1,50 @@
+"""Which plans can run at all: divisibility and topology rules of Megatron-LM / torchtitan.
+
+Vectorised: :func:`reject_codes` returns one code per plan (0 = valid); :data:`REASONS` names them.
+Memory fit is checked after evaluation (code ``OOM``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..specs import Cluster, Job
+from .params import arch
+
+REASONS = {
+    1: "tp*pp*cp*dp exceeds the GPU count",
+    2: "tp does not divide the attention heads / KV groups",
+    3: "tp spans beyond one NVLink domain",
+    4: "global batch is not a multiple of dp x micro-batch",
+    5: "more pipeline stages (pp x vpp) than layers",
+    6: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
+    7: "ep must divide the experts and dp x cp (and be 1 for dense models)",
+    8: "sequence is not divisible by 2 x cp (load-balanced context parallelism)",
+    9: "does not fit in GPU memory",
+}
+OOM = 9
+
+
+def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_domain: bool = False) -> np.ndarray:
+    a = arch(job.model)
+    tp, pp, v, cp, ep, dp, mbs = (np.asarray(P[k], dtype=np.int64) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs"))
+    code = np.zeros(np.broadcast(tp, pp, v, cp, ep, dp, mbs).shape, dtype=np.int8)
+
+    def mark(bad, c):
+        nonlocal code
+        code = np.where((code == 0) & bad, c, code).astype(np.int8)
+
+    mark(tp * pp * cp * dp > cluster.num_gpus, 1)
+    mark((a.heads % tp != 0) | (a.kv_heads % tp != 0), 2)
+    if not tp_cross_domain:
+        mark(tp > cluster.domain_size, 3)
+    mark(job.global_batch % (dp * mbs) != 0, 4)
+    mark(pp * v > a.layers, 5)
+    m = job.global_batch // np.maximum(dp * mbs, 1)
+    mark((v > 1) & ((pp == 1) | (m % pp != 0)), 6)
+    if a.moe_layers:
+        mark((a.experts % ep != 0) | ((dp * cp) % ep != 0), 7)
+    else:
+        mark(ep != 1, 7)
+    mark((cp > 1) & (job.seq_len % (2 * cp) != 0), 8)
+    return code

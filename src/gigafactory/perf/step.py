@@ -1,0 +1,119 @@
+"""One training step of one plan: time, breakdown, throughput, memory.
+
+    from gigafactory.perf.step import evaluate
+    r = evaluate(job, cluster, Plan(tp=8, pp=8, dp=16, mbs=1, recompute="selective"))
+    r.step_s, r.breakdown, r.mfu, r.memory
+
+The numbers come from the vectorised model in :mod:`gigafactory.perf.batch` evaluated on a batch
+of one, so the planner and this function agree exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InfeasiblePlan
+from ..specs import Cluster, Job, Plan
+from .batch import BREAKDOWN, FIELDS, RECOMPUTE, evaluate_batch
+from .efficiency import Calibration
+from .rules import OOM, REASONS, reject_codes
+
+MEMORY_KEYS = ("weights", "grads", "optimizer", "activations", "total", "capacity")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step_s: float
+    breakdown: dict[str, float]  # exposed seconds: compute, tp, cp, ep, pp, dp, bubble, optimizer
+    tokens_per_s: float
+    tokens_per_s_per_gpu: float
+    model_tflops_per_gpu: float
+    mfu: float
+    hfu: float
+    memory: dict[str, float]  # GB: weights, grads, optimizer, activations, total, capacity
+    plan: Plan
+    microbatches: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.model_dump(exclude={"source", "sources", "note"}),
+            "step_s": self.step_s,
+            "breakdown": self.breakdown,
+            "tokens_per_s": self.tokens_per_s,
+            "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+            "model_tflops_per_gpu": self.model_tflops_per_gpu,
+            "mfu": self.mfu,
+            "hfu": self.hfu,
+            "memory_gb": self.memory,
+            "microbatches": self.microbatches,
+        }
+
+
+def plan_arrays(plans: list[Plan]) -> dict[str, np.ndarray]:
+    """Plans as the column arrays the batch engine takes."""
+    cols: dict[str, list[int]] = {k: [] for k in FIELDS}
+    for p in plans:
+        for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero"):
+            cols[k].append(int(getattr(p, k)))
+        cols["rc"].append(RECOMPUTE.index(p.recompute))
+        cols["sp"].append(int(p.sequence_parallel))
+        cols["tpo"].append(int(p.tp_comm_overlap))
+    return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
+
+
+def result_at(out: dict[str, np.ndarray], i: int, plan: Plan) -> StepResult:
+    """The i-th plan of a batch evaluation as a StepResult."""
+    return StepResult(
+        step_s=float(out["step_s"][i]),
+        breakdown={k: float(out[k][i]) for k in BREAKDOWN},
+        tokens_per_s=float(out["tokens_per_s"][i]),
+        tokens_per_s_per_gpu=float(out["tokens_per_s_per_gpu"][i]),
+        model_tflops_per_gpu=float(out["model_tflops_per_gpu"][i]),
+        mfu=float(out["mfu"][i]),
+        hfu=float(out["hfu"][i]),
+        memory={k: float(out[f"mem_{k}"][i]) for k in MEMORY_KEYS},
+        plan=plan,
+        microbatches=int(round(float(out["microbatches"][i]))),
+    )
+
+
+def evaluate(
+    job: Job,
+    cluster: Cluster,
+    plan: Plan,
+    *,
+    calib: Calibration | None = None,
+    flash: bool = True,
+    tp_cross_domain: bool = False,
+    check_memory: bool = True,
+) -> StepResult:
+    """Predict one optimizer step of `job` on `cluster` under `plan`; InfeasiblePlan if it cannot run."""
+    P = plan_arrays([plan])
+    code = int(reject_codes(job, cluster, P, tp_cross_domain)[0])
+    if code:
+        raise InfeasiblePlan(REASONS[code], _detail(job, cluster, plan, code))
+    out = evaluate_batch(job, cluster, P, calib=calib, flash=flash)
+    r = result_at(out, 0, plan)
+    if check_memory and r.memory["total"] > r.memory["capacity"]:
+        mem = ", ".join(f"{k} {r.memory[k]:.1f}" for k in ("weights", "grads", "optimizer", "activations"))
+        raise InfeasiblePlan(
+            REASONS[OOM],
+            f"needs {r.memory['total']:.1f} GB of {r.memory['capacity']:.0f} GB per GPU ({mem} GB)",
+        )
+    return r
+
+
+def _detail(job: Job, cluster: Cluster, plan: Plan, code: int) -> str:
+    if code == 1:
+        return f"tp*pp*cp*dp = {plan.gpus} but the cluster has only {cluster.num_gpus} GPUs"
+    if code == 3:
+        return f"tp={plan.tp} > {cluster.domain_size} GPUs per NVLink domain"
+    if code == 4:
+        return f"global batch {job.global_batch} vs dp*mbs = {plan.dp * plan.mbs}"
+    if code == 2:
+        return f"heads={job.model.heads}, kv_heads={job.model.kv_heads}, tp={plan.tp}"
+    return f"{plan.model_dump(exclude={'source', 'sources', 'note'})}"

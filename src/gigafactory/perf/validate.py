@@ -1,0 +1,289 @@
+"""Predict published training measurements and report the error (`gigafactory validate`).
+
+Each CSV row (schema: shared/groundtruth/README.md) becomes a job, a cluster (the GPU's reference
+system, catalog/perf.yaml) and a plan. Knobs the source did not publish (micro-batch, recompute,
+global batch) are filled the way the planner would: every option is evaluated and the fastest
+that fits memory is taken, and reported. Conventions honoured per source (docs/perf.md):
+
+* GPU count = tp*pp*cp*dp when the published count disagrees (NeMo's B200 long-sequence rows);
+* model FLOPs count causal attention for Megatron-Bridge, the full score matrix for NeMo 24.x and
+  Megatron-LM (Narayanan et al. 2021); achieved FLOPs follow Narayanan's recompute formula;
+* torchtitan: ``mbs`` is the local batch; pipeline micro-batches are of size 1, no gradient
+  accumulation without PP; empty global batch = dp x local batch;
+* Megatron-LM 2021 rows predate sequence parallelism and the distributed optimizer; 2021/2022
+  Megatron rows use unfused attention (Korthikanti et al. 2022, Table 5 'selective' = attention core).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import catalog
+from ..errors import GigafactoryError, SpecError
+from ..resolve import build
+from ..resolve import model as catalog_model
+from ..specs import Cluster, Job, Model, Plan
+from .batch import RECOMPUTE, evaluate_batch
+from .efficiency import Calibration
+from .params import hardware_flops_per_token, model_flops_per_token
+from .rules import REASONS, reject_codes
+from .step import plan_arrays
+
+METRICS = ("tokens_per_sec_per_gpu", "model_tflops_per_gpu", "achieved_tflops_per_gpu", "step_time_s", "MFU_pct")
+
+
+@dataclass
+class Prepared:
+    id: str
+    gpu: str
+    source: str
+    metric: str
+    measured: float
+    job: Job
+    cluster: Cluster
+    plans: list[Plan]
+    P: dict[str, np.ndarray]
+    flash: bool
+    causal: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def source_group(src: str) -> str:
+    m = re.match(r"^([\w.-]+/[\w.-]+)", src)
+    if m:
+        return m.group(1)
+    return " ".join(src.split()[:3]).rstrip(",")
+
+
+def _num(x: str) -> float | None:
+    x = (x or "").strip()
+    return float(x) if x else None
+
+
+def _int(x: str) -> int | None:
+    v = _num(x)
+    return int(v) if v is not None else None
+
+
+def row_model(r: dict[str, str]) -> Model:
+    mid = (r.get("model_id") or "").strip()
+    vocab = _int(r.get("vocab", ""))
+    if mid and mid in catalog.ids("models"):
+        m = catalog_model(mid)
+        if vocab and vocab != m.vocab:  # the run's (padded) vocabulary
+            m = m.model_copy(update={"vocab": vocab})
+        return m
+    h, heads = _int(r["hidden"]), _int(r["heads"])
+    if not (h and heads and _int(r["layers"]) and _int(r["ffn"]) and vocab):
+        raise SpecError("model", "neither a catalog model_id nor full architecture columns")
+    gated = r.get("mlp", "plain") == "gated"
+    raw: dict[str, Any] = {
+        "id": f"row-{r['id']}", "name": r.get("model") or f"row {r['id']}", "layers": _int(r["layers"]),
+        "hidden": h, "heads": heads, "kv_heads": _int(r.get("kv_heads", "")) or heads, "head_dim": h // heads,
+        "ffn": _int(r["ffn"]), "mlp": "gated" if gated else "plain", "activation": "swiglu" if gated else "gelu",
+        "vocab": vocab, "tied_embeddings": not gated, "max_seq": _int(r["seq_len"]),
+        "params_b": _num(r.get("params_b", "")) or 1.0,
+    }
+    if _int(r.get("moe_experts", "")):
+        raw["moe"] = {"experts": _int(r["moe_experts"]), "top_k": _int(r["moe_topk"]) or 1, "expert_ffn": _int(r["ffn"])}
+    return build("models", raw, "model")
+
+
+def _domain(n: int, per_domain: int, per_server: int) -> int:
+    if n <= per_domain or n % per_domain == 0:
+        return per_domain
+    for d in range(per_domain, 0, -1):  # racks partly filled: the largest whole-server divisor
+        if n % d == 0 and d % per_server == 0:
+            return d
+    return per_server
+
+
+def row_cluster(gpu_id: str, n: int) -> Cluster:
+    ref = catalog.entry("perf", "reference-systems")
+    if gpu_id not in ref:
+        raise SpecError("gpu_id", f"no reference system for {gpu_id!r}", sorted(k for k in ref if k != "source"))
+    sys_ = ref[gpu_id]
+    su = catalog.entry("scaleups", sys_["scale_up"])
+    per_server = min(su["gpus_per_server"], n)
+    dom = _domain(n, su["gpus_per_domain"], per_server)
+    raw = {
+        "id": f"{gpu_id}-x{n}", "name": f"{n} x {gpu_id}", "gpu": gpu_id, "num_gpus": n,
+        "scale_up": {"use": sys_["scale_up"], "gpus_per_server": per_server, "gpus_per_domain": max(dom, per_server)},
+        "fabric": sys_["fabric"], "nics_per_gpu": sys_["nics_per_gpu"], "storage_tbps": 1.0, "cooling": "direct-liquid",
+    }
+    return build("clusters", raw, "cluster")
+
+
+def prepare(r: dict[str, str]) -> Prepared:
+    """Turn one CSV row into a job, cluster and the candidate plans for its unpublished knobs."""
+    src, notes_in = r.get("source", ""), r.get("notes", "")
+    group = source_group(src)
+    titan = "torchtitan" in src
+    old_megatron = "Korthikanti" in src or "cases_april2021" in src
+    notes: list[str] = []
+    metric = r["measured_metric"].strip()
+    if metric not in METRICS:
+        raise SpecError("measured_metric", f"unknown metric {metric!r}", METRICS)
+    model = row_model(r)
+    tp, pp = _int(r["tp"]) or 1, _int(r["pp"]) or 1
+    cp, ep, vpp = _int(r["cp"]) or 1, _int(r["ep"]) or 1, _int(r["vpp"]) or 1
+    n_pub = _int(r["num_gpus"])
+    dp = _int(r["dp"]) or (n_pub // (tp * pp * cp) if n_pub else None)
+    if not dp:
+        raise SpecError("dp", "neither dp nor num_gpus given")
+    n = tp * pp * cp * dp
+    if n_pub and n != n_pub:
+        notes.append(f"GPUs used = tp*pp*cp*dp = {n} (published {n_pub})")
+    mbs_col, gbs = _int(r["mbs"]), _int(r["gbs"])
+    mbs_opts: list[int]
+    if titan:  # mbs column = local batch; no grad accumulation without PP, micro-batches of 1 with PP
+        local = mbs_col or (gbs // dp if gbs else None)
+        if pp > 1:
+            mbs_opts = [1]
+            if local is None:
+                raise SpecError("mbs", "torchtitan PP row without local batch")
+            gbs = gbs or dp * local
+            notes.append(f"torchtitan PP: local batch {local} as {local} micro-batches of 1")
+        elif local is not None:
+            mbs_opts, gbs = [local], gbs or dp * local
+        else:
+            mbs_opts = [1, 2, 4, 8, 16]
+            notes.append("local batch unpublished: fastest that fits")
+    else:
+        if gbs is None:
+            raise SpecError("gbs", "global batch unpublished")
+        mbs_opts = [mbs_col] if mbs_col else [b for b in (1, 2, 4, 8, 16) if gbs % (dp * b) == 0]
+        if not mbs_col:
+            notes.append("mbs unpublished: fastest that fits")
+    rc_col = (r.get("recompute") or "").strip().split(" ")[0]
+    if rc_col in RECOMPUTE:
+        rc_opts = [rc_col]
+    elif metric == "achieved_tflops_per_gpu":
+        rc_opts = ["full"]
+        notes.append("recompute = full (Narayanan et al. 2021 runs, whose FLOP formula counts it)")
+    else:
+        rc_opts = list(RECOMPUTE)
+        notes.append("recompute unpublished: fastest that fits")
+    z = (r.get("zero_or_fsdp") or "").lower()
+    zero = 3 if "fsdp" in z else 1 if "distributed" in z else 0 if old_megatron else 1
+    precision = (r.get("precision_id") or "bf16").strip()
+    tpo = tp > 1 and (("NeMo" in src and not old_megatron) or "asynctp" in notes_in.lower().replace(" ", "").replace("-", ""))
+    if "vanilla tp" in notes_in.lower():
+        tpo = False
+    sp = "cases_april2021" not in src
+    plans, P = [], None
+    for mbs, rc in itertools.product(mbs_opts, rc_opts):
+        g = gbs if gbs else dp * mbs
+        plans.append((g, Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=rc, zero=zero,
+                              sequence_parallel=sp, tp_comm_overlap=tpo)))
+    gb_set = {g for g, _ in plans}
+    if len(gb_set) > 1:  # unpublished torchtitan local batch: gbs follows mbs; keep throughput per plan
+        gbs = max(gb_set)
+        plans = [(g, p) for g, p in plans if g == gbs] or plans
+    job = Job(model=model, tokens=1e12, seq_len=int(_int(r["seq_len"]) or model.max_seq), global_batch=plans[0][0],
+              precision=precision)
+    cluster = row_cluster(r["gpu_id"].strip(), n)
+    plan_list = [p for _, p in plans]
+    P = plan_arrays(plan_list)
+    return Prepared(
+        id=r["id"], gpu=r["gpu_id"].strip(), source=group, metric=metric, measured=float(r["measured_value"]),
+        job=job, cluster=cluster, plans=plan_list, P=P, flash=not old_megatron,
+        causal="Megatron-Bridge" in src, notes=notes,
+    )
+
+
+def predict(p: Prepared, calib: Calibration | None = None) -> tuple[float, int, str]:
+    """Predicted metric, index of the chosen plan, and a note on the choice."""
+    codes = reject_codes(p.job, p.cluster, p.P)
+    out = evaluate_batch(p.job, p.cluster, p.P, calib=calib, flash=p.flash)
+    fits = (out["mem_total"] <= out["mem_capacity"]) & (codes == 0)
+    note = ""
+    if len(p.plans) == 1:
+        i = 0
+    elif fits.any():
+        i = int(np.argmax(np.where(fits, out["tokens_per_s_per_gpu"], -1)))
+    else:
+        i = int(np.argmin(out["mem_total"]))
+        note = "no option fits the memory model; least-memory option taken"
+    tok = float(out["tokens_per_s_per_gpu"][i])
+    plan, s = p.plans[i], p.job.seq_len
+    if p.metric == "tokens_per_sec_per_gpu":
+        val = tok
+    elif p.metric == "model_tflops_per_gpu":
+        val = tok * model_flops_per_token(p.job.model, s, causal=p.causal) / 1e12
+    elif p.metric == "achieved_tflops_per_gpu":
+        val = tok * hardware_flops_per_token(p.job.model, s, plan.recompute, causal=False) / 1e12
+    elif p.metric == "step_time_s":
+        val = float(out["step_s"][i])
+    else:
+        val = tok * model_flops_per_token(p.job.model, s, causal=p.causal) / p.cluster.gpu.peak(p.job.precision) / 1e10
+    if codes[i]:
+        note = (note + "; " if note else "") + f"rule broken by the published plan: {REASONS[int(codes[i])]}"
+    return val, i, note
+
+
+def read_rows(path: str | Path) -> list[dict[str, str]]:
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError("--data", f"no such file {str(path)!r}")
+    with p.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    need = {"id", "gpu_id", "measured_metric", "measured_value", "seq_len"}
+    if rows and not need <= set(rows[0]):
+        raise SpecError("--data", f"missing columns {sorted(need - set(rows[0]))}")
+    return rows
+
+
+def prepare_all(rows: list[dict[str, str]]) -> tuple[list[Prepared], list[dict[str, str]]]:
+    prepared, skipped = [], []
+    for r in rows:
+        try:
+            prepared.append(prepare(r))
+        except (GigafactoryError, ValueError, KeyError) as exc:
+            skipped.append({"id": r.get("id", "?"), "reason": str(exc).splitlines()[0]})
+    return prepared, skipped
+
+
+def _mape(errs: list[float]) -> float:
+    return float(np.mean(np.abs(errs))) if errs else float("nan")
+
+
+def validate(data: str | Path, calib: Calibration | None = None) -> dict[str, Any]:
+    """Predict every row; returns {"n", "mape_pct", "rows", "skipped", "by_gpu", "by_source"}."""
+    prepared, skipped = prepare_all(read_rows(data))
+    rows = []
+    by_gpu: dict[str, list[float]] = defaultdict(list)
+    by_src: dict[str, list[float]] = defaultdict(list)
+    for p in prepared:
+        try:
+            val, i, note = predict(p, calib)
+        except GigafactoryError as exc:
+            skipped.append({"id": p.id, "reason": str(exc)})
+            continue
+        err = 100.0 * (val - p.measured) / p.measured
+        plan = p.plans[i]
+        rows.append({
+            "id": p.id, "metric": p.metric, "measured": p.measured, "predicted": val, "error_pct": err,
+            "gpu": p.gpu, "source": p.source,
+            "plan": f"tp{plan.tp} pp{plan.pp} vpp{plan.vpp} cp{plan.cp} ep{plan.ep} dp{plan.dp} mbs{plan.mbs} "
+                    f"{plan.recompute} zero{plan.zero}",
+            "notes": "; ".join(p.notes + ([note] if note else [])),
+        })
+        by_gpu[p.gpu].append(err)
+        by_src[p.source].append(err)
+    return {
+        "n": len(rows),
+        "mape_pct": _mape([r["error_pct"] for r in rows]),
+        "rows": rows,
+        "skipped": skipped,
+        "by_gpu": {k: {"n": len(v), "mape_pct": _mape(v)} for k, v in sorted(by_gpu.items())},
+        "by_source": {k: {"n": len(v), "mape_pct": _mape(v)} for k, v in sorted(by_src.items())},
+    }

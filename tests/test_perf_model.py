@@ -1,0 +1,73 @@
+"""Hand-computed values of the step model: parameters, FLOPs, collectives, bubble, activations."""
+
+from __future__ import annotations
+
+import pytest
+
+from gigafactory.perf.comm import Hierarchy, all_reduce_time, reduce_scatter_time
+from gigafactory.perf.memory import activation_bytes_per_token
+from gigafactory.perf.params import (
+    active_params,
+    arch,
+    hardware_flops_per_token,
+    model_flops_per_token,
+    total_params,
+)
+from gigafactory.perf.pipeline import bubble_fraction
+from gigafactory.resolve import model
+
+GPT3 = dict(l=96, h=12288, s=2048, V=50257)
+
+
+def test_gpt3_parameter_count() -> None:
+    # 12 l h^2 + 13 l h + V h + s h (learned positions) + 2 h (final LayerNorm) = 174,604,259,328
+    assert total_params(model("gpt3-175b")) == 174_604_259_328
+    assert active_params(model("gpt3-175b")) == total_params(model("gpt3-175b"))
+
+
+def test_gpt3_flops_per_token_match_narayanan() -> None:
+    m, g = model("gpt3-175b"), GPT3
+    L, h, s, V = g["l"], g["h"], g["s"], g["V"]
+    # model FLOPs, full score matrix: 72 l h^2 (1 + s/6h + V/12lh) = 1.07637e12 per token
+    assert model_flops_per_token(m, s, causal=False) == pytest.approx(1_076_373_430_272, rel=1e-12)
+    assert model_flops_per_token(m, s, causal=False) == pytest.approx(72 * L * h * h * (1 + s / (6 * h) + V / (12 * L * h)))
+    # with full recompute (Narayanan et al. 2021 eq. 3): 96 l h^2 (1 + s/6h + V/16lh)
+    assert hardware_flops_per_token(m, s, "full") == pytest.approx(1_433_929_457_664, rel=1e-12)
+    # causal attention (current Megatron-LM): the 12 s h l term halves
+    assert model_flops_per_token(m, s, True) == pytest.approx(1_076_373_430_272 - 6 * s * h * L)
+
+
+def test_moe_active_parameters_match_published() -> None:
+    assert active_params(model("deepseek-v3")) / 1e9 == pytest.approx(37.5, abs=0.6)
+    assert total_params(model("deepseek-v3")) / 1e9 == pytest.approx(671, abs=1)
+    assert active_params(model("mixtral-8x7b")) / 1e9 == pytest.approx(12.9, abs=0.1)
+
+
+def _hier(domain: int) -> Hierarchy:
+    return Hierarchy(domain=domain, nvl_gbs=100.0, nvl_lat_s=0.0, so_gbs=10.0, so_lat_s=0.0, half_bytes=0.0,
+                     a2a_eff=1.0, tiers=2)
+
+
+def test_ring_all_reduce_time() -> None:
+    # 8 ranks in one NVLink domain: 2 (n-1)/n S / B = 2 * 7/8 * 1 GB / 100 GB/s = 17.5 ms
+    assert float(all_reduce_time(_hier(8), 1e9, 8)) == pytest.approx(0.0175)
+    # 16 ranks over two domains: NVLink phase 7/8 S / 100 + NIC phase (S/8)(1/2) / 10 = 8.75 + 6.25 ms
+    assert float(reduce_scatter_time(_hier(8), 1e9, 16)) == pytest.approx(0.015)
+    assert float(all_reduce_time(_hier(8), 1e9, 1)) == 0.0
+
+
+def test_pipeline_bubble() -> None:
+    assert float(bubble_fraction(8, 32)) == pytest.approx(7 / 32)  # 1F1B: (p-1)/m
+    assert float(bubble_fraction(8, 32, 4)) == pytest.approx(7 / 128)  # interleaved: (p-1)/(v m)
+
+
+def test_korthikanti_activation_memory_gpt3() -> None:
+    a, s, h, t = arch(model("gpt3-175b")), 2048, 12288, 8
+    # Korthikanti et al. 2022, Table 2: s b h (34/t + 5 a s/(h t)) with sequence parallelism
+    none = float(activation_bytes_per_token(a, t, 1, 0, False, s)) * s
+    assert none == pytest.approx(358_612_992)
+    assert float(activation_bytes_per_token(a, t, 1, 1, False, s)) * s == pytest.approx(s * h * 34 / t)
+    assert float(activation_bytes_per_token(a, t, 1, 2, False, s)) * s == pytest.approx(2 * s * h / t)
+    # without sequence parallelism: s b h (10 + 24/t + 5 a s/(h t))
+    no_sp = float(activation_bytes_per_token(a, t, 0, 0, False, s)) * s
+    assert no_sp == pytest.approx(s * h * (10 + 24 / t + 5 * 96 * s / (h * t)))

@@ -1,0 +1,76 @@
+"""One-plan evaluation, the error paths, and agreement between the scalar and vector paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gigafactory.errors import InfeasiblePlan
+from gigafactory.perf.planner import plan
+from gigafactory.perf.step import evaluate
+from gigafactory.perf.validate import row_cluster
+from gigafactory.resolve import model
+from gigafactory.specs import Job, Plan
+
+
+@pytest.fixture(scope="module")
+def job70() -> Job:
+    return Job(model=model("llama3-70b"), tokens=1e12, seq_len=8192, global_batch=128, precision="fp8")
+
+
+def test_step_breakdown_sums_and_metrics(job70: Job) -> None:
+    c = row_cluster("h100-sxm", 64)
+    r = evaluate(job70, c, Plan(tp=4, pp=4, vpp=5, cp=2, dp=2, mbs=1, recompute="selective", tp_comm_overlap=True))
+    assert set(r.breakdown) == {"compute", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer"}
+    assert sum(r.breakdown.values()) == pytest.approx(r.step_s, rel=1e-12)
+    assert r.tokens_per_s == pytest.approx(128 * 8192 / r.step_s)
+    assert r.tokens_per_s_per_gpu == pytest.approx(r.tokens_per_s / 64)
+    assert 0.1 < r.mfu < 0.7 and r.hfu > r.mfu
+    assert r.memory["total"] < r.memory["capacity"] == 80
+    assert r.microbatches == 64
+
+
+def test_impossible_plans_raise_with_reason(job70: Job) -> None:
+    c = row_cluster("h100-sxm", 64)
+    gpt3 = Job(model=model("gpt3-175b"), tokens=1e12, seq_len=2048, global_batch=8)
+    with pytest.raises(InfeasiblePlan, match="NVLink domain"):
+        evaluate(gpt3, c, Plan(tp=16, pp=4, dp=1))
+    with pytest.raises(InfeasiblePlan, match="attention heads"):
+        evaluate(job70, c, Plan(tp=16, pp=4, dp=1), tp_cross_domain=True)
+    with pytest.raises(InfeasiblePlan, match="exceeds the GPU count"):
+        evaluate(job70, c, Plan(tp=8, pp=4, dp=4))
+    with pytest.raises(InfeasiblePlan, match="memory") as exc:
+        evaluate(job70, row_cluster("h100-sxm", 8), Plan(tp=8, dp=1, recompute="none"))
+    assert "GB" in exc.value.detail
+    with pytest.raises(InfeasiblePlan, match="no plan"):
+        plan(gpt3, row_cluster("h100-sxm", 8))
+
+
+def test_scalar_and_vector_paths_agree(job70: Job) -> None:
+    c = row_cluster("h100-sxm", 64)
+    res = plan(job70, c, top=40)
+    assert res.configs_evaluated > 10_000 and res.search_seconds > 0
+    assert sum(res.rejected.values()) < res.configs_evaluated
+    steps = [r.step_s for r in res.top]
+    assert steps == sorted(steps)
+    for r in res.top[::4]:
+        s = evaluate(job70, c, r.plan)
+        assert s.step_s == r.step_s
+        assert s.breakdown == r.breakdown and s.memory == r.memory
+        assert s.mfu == r.mfu
+
+
+def test_planner_beats_published_nemo_plan(job70: Job) -> None:
+    c = row_cluster("h100-sxm", 64)
+    nemo = evaluate(job70, c, Plan(tp=4, pp=4, vpp=5, cp=2, dp=2, mbs=1, recompute="none"), check_memory=False)
+    best = plan(job70, c, top=1).best
+    assert best.step_s <= nemo.step_s * (1 + 1e-9)
+
+
+def test_more_gpus_more_throughput_less_per_gpu() -> None:
+    job = Job(model=model("llama3-8b"), tokens=1e12, seq_len=8192, global_batch=512, precision="bf16")
+    small = plan(job, row_cluster("h100-sxm", 64), top=1).best
+    big = plan(job, row_cluster("h100-sxm", 512), top=1).best
+    assert big.tokens_per_s > 4 * small.tokens_per_s
+    assert big.tokens_per_s_per_gpu <= small.tokens_per_s_per_gpu * 1.0001
+    assert np.isfinite(big.step_s)

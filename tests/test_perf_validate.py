@@ -1,0 +1,80 @@
+"""`gigafactory validate` on the measured runs, and the plan CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gigafactory.cli.main import app
+from gigafactory.perf.validate import validate
+
+CSV = Path(__file__).resolve().parents[2] / "shared" / "groundtruth" / "train.csv"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    if not CSV.is_file():
+        pytest.skip(f"ground truth not found at {CSV}")
+    return validate(CSV)
+
+
+def test_every_row_predicted_and_accuracy_holds(report: dict) -> None:
+    assert report["n"] + len(report["skipped"]) == 142
+    assert report["skipped"] == []
+    # regression guard on the fitted calibration (targets: 10% overall, 15% per GPU)
+    assert report["mape_pct"] < 15.0
+    for gpu, v in report["by_gpu"].items():
+        assert v["mape_pct"] < 30.0, gpu
+
+
+def test_validate_json_schema(tmp_path: Path) -> None:
+    if not CSV.is_file():
+        pytest.skip("ground truth not found")
+    lines = CSV.read_text().splitlines()
+    small = tmp_path / "few.csv"
+    small.write_text("\n".join([lines[0], lines[1], lines[120], lines[137]]) + "\n")
+    res = runner.invoke(app, ["validate", "--data", str(small), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["n"] == 3 and data["skipped"] == []
+    assert set(data["rows"][0]) >= {"id", "metric", "measured", "predicted", "error_pct"}
+    assert data["mape_pct"] == pytest.approx(sum(abs(r["error_pct"]) for r in data["rows"]) / 3)
+
+
+def test_unpredictable_row_is_skipped_with_reason(tmp_path: Path) -> None:
+    if not CSV.is_file():
+        pytest.skip("ground truth not found")
+    with CSV.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    row = dict(rows[12])  # t012, llama2-7b on H100
+    row["gpu_id"] = "tpu-v9"
+    f = tmp_path / "bad.csv"
+    with f.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(row))
+        w.writeheader()
+        w.writerow(row)
+    res = runner.invoke(app, ["validate", "--data", str(f), "--json"])
+    data = json.loads(res.output)
+    assert data["n"] == 0 and data["skipped"][0]["id"] == "t012"
+    assert "tpu-v9" in data["skipped"][0]["reason"]
+
+
+def test_plan_cli_json_and_emit() -> None:
+    args = ["plan", "--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "16", "--gbs", "64", "--seq", "8192"]
+    res = runner.invoke(app, [*args, "--json", "--top", "2"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["configs_evaluated"] > 1000 and data["search_seconds"] > 0
+    assert len(data["top"]) == 2 and data["best"]["step_s"] <= data["top"][1]["step_s"]
+    meg = runner.invoke(app, [*args, "--emit", "megatron"])
+    assert "--tensor-model-parallel-size" in meg.output and "--global-batch-size 64" in meg.output
+    tt = runner.invoke(app, [*args, "--emit", "torchtitan"])
+    assert "[parallelism]" in tt.output and "seq_len = 8192" in tt.output
+    bad = runner.invoke(app, ["plan", "--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--gbs", "8",
+                              "--seq", "8192", "--precision", "nvfp4"])
+    assert bad.exit_code == 2

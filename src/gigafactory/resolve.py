@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import catalog
+from . import catalog, yamlio
 from .errors import GigafactoryError, SpecError, SpecErrors, closest, unknown
 from .specs import Cluster, Fabric, Gpu, Job, Model, Plan, Policies, ScaleUp, Scenario, Site
 
@@ -222,10 +222,10 @@ def read_scenario_file(path: str | Path | None = None) -> dict[str, Any]:
     if not p.is_file():
         builtin = resources.files("gigafactory.catalog").joinpath("scenarios", f"{path}.yaml")
         if builtin.is_file():
-            return yaml.safe_load(builtin.read_text(encoding="utf-8"))
+            return yamlio.load(builtin.read_text(encoding="utf-8"))
         raise SpecError("scenario", f"no such file {str(path)!r}", builtin_scenarios())
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yamlio.load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -241,7 +241,7 @@ DEFAULT_SCENARIO = "colossus-gpt4"
 @cache
 def _default_raw() -> dict[str, Any]:
     text = resources.files("gigafactory.catalog").joinpath("scenarios", f"{DEFAULT_SCENARIO}.yaml").read_text()
-    return yaml.safe_load(text)
+    return yamlio.load(text)
 
 
 def builtin_scenarios() -> list[str]:

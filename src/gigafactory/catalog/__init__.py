@@ -18,8 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from .. import yamlio
 from ..errors import CatalogError, unknown
 
 #: catalog kinds that name entries a scenario can refer to, and the word used in errors
@@ -46,7 +45,7 @@ def _load_yaml(name: str) -> dict[str, Any]:
     if not path.is_file():
         raise CatalogError(f"catalog file {name}.yaml is missing from the package")
     with path.open("r", encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = yamlio.load(fh) or {}
     if not isinstance(data, dict):
         raise CatalogError(f"catalog file {name}.yaml must map ids to entries")
     return data

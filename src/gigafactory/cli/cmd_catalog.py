@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from .. import catalog
+from .. import catalog, yamlio
 from ..errors import SpecError, unknown
 from ..resolve import load_scenario, scenario_to_dict
 from .common import console, fmt, friendly, print_json
@@ -137,14 +137,12 @@ def register(app: typer.Typer) -> None:
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
     """Parse ``--set path=value`` options (values parsed as YAML scalars)."""
-    import yaml
-
     out: dict[str, Any] = {}
     for it in items:
         if "=" not in it:
             raise SpecError("--set", f"expected path=value, got {it!r}")
         k, v = it.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        out[k.strip()] = yamlio.load(v)
     return out
 
 

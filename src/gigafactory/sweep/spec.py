@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .. import yamlio
 from ..errors import SpecError, closest
 from ..resolve import read_scenario_file
 from .fields import check_value as _check_value
@@ -181,7 +182,7 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> Swee
     if not p.is_file():
         raise SpecError("spec", f"no such sweep spec file {str(path)!r}")
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = yamlio.load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise SpecError("spec", f"{p.name} is not valid YAML" + (f" at line {mark.line + 1}" if mark else "")) from None

@@ -1,0 +1,90 @@
+"""`gigafactory network`: the scale-out fabric as built, and ECMP vs adaptive routing on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from ..errors import SpecError
+from .common import console, fmt, friendly, print_json
+
+
+def _cluster(name: str | None, scenario: str | None, sets: dict[str, Any]):
+    from .. import resolve
+
+    if name and scenario:
+        raise SpecError("--cluster", "give --cluster or --scenario, not both")
+    if scenario or not name:
+        return resolve.load_scenario(scenario, sets or None).cluster
+    over = {k.removeprefix("cluster."): v for k, v in sets.items()}
+    return resolve.cluster({"use": name, **over} if over else name)
+
+
+def _design(arg: str, sets: dict[str, Any]):
+    """--compare takes a cluster name or a scenario file."""
+    if Path(arg).is_file() or arg.endswith((".yaml", ".yml")):
+        return _cluster(None, arg, sets)
+    return _cluster(arg, None, sets)
+
+
+def _rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    c = s["contention"]
+    rows = [
+        ("GPUs / NIC ports", f"{fmt(s['gpus'])} / {fmt(s['endpoints'])}"),
+        ("tiers, radix, link", f"{s['tiers']}, {s['radix']}-port, {fmt(s['link_gbps'])} Gb/s"),
+        ("planes x rails, rail-optimised", f"{s['planes']} x {s['rails']}, {s['rail_optimized']}"),
+        ("switches by tier", ", ".join(f"{k} {fmt(v)}" for k, v in s["switches_by_tier"].items())),
+        ("total switches", fmt(s["total_switches"])),
+        ("links by tier", ", ".join(f"{k} {fmt(v)}" for k, v in s["links_by_tier"].items())),
+        ("longest run by tier (m)", ", ".join(fmt(x) for x in s["run_m_by_tier"])),
+        ("medium by tier", ", ".join(s["medium_by_tier"])),
+        ("transceivers (ends)", ", ".join(f"{k} {fmt(v)}" for k, v in s["transceivers_by_kind"].items()) or "-"),
+        ("cables", ", ".join(f"{k} {fmt(v)}" for k, v in s["cables_by_kind"].items()) or "-"),
+        ("oversubscription by tier", ", ".join(f"{o:g}:1" for o in s["oversubscription_by_tier"]) or "-"),
+        ("bisection (TB/s per dir)", fmt(s["bisection_tbps"])),
+        ("max hops, latency", f"{s['max_hops']} switches, {s['latency_us']:.2f} us"),
+        ("per-GPU GB/s by level", ", ".join(fmt(x) for x in s["tier_bw_gbs"])),
+        ("switch / optics power (kW)", f"{fmt(s['switch_power_kw'])} / {fmt(s['optics_power_kw'])}"),
+        ("optics price ($M)", fmt(s["optics_price_musd"])),
+    ]
+    for pat, by in c.items():
+        rows.append((f"{pat}: ECMP / adaptive",
+                     f"{by['ecmp']['throughput']:.0%} / {by['adaptive']['throughput']:.0%} throughput, "
+                     f"{by['ecmp']['completion']:.0%} / {by['adaptive']['completion']:.0%} completion"))
+    return rows
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("network")
+    @friendly
+    def network_cmd(
+        cluster: str = typer.Option(None, "--cluster", help="catalog cluster name (e.g. colossus)"),
+        scenario: str = typer.Option(None, "--scenario", help="scenario YAML (default: built-in scenario)"),
+        compare: str = typer.Option(None, "--compare", help="a second cluster name or scenario file, side by side"),
+        set_: list[str] = typer.Option([], "--set", help="override a cluster field: --set cluster.oversubscription=2"),
+        planes: int = typer.Option(1, "--planes", help="independent network planes the rails are split among"),
+        seed: int = typer.Option(0, "--seed", help="seed of the ECMP hash draws"),
+        json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """The fabric as built: switches, links and optics per tier, bisection, latency, ECMP vs adaptive."""
+        from ..network import network
+        from .cmd_catalog import parse_sets
+
+        sets = parse_sets(set_)
+        designs = [_cluster(cluster, scenario, sets)]
+        if compare:
+            designs.append(_design(compare, sets))
+        reports = [network(c, seed=seed, planes=planes).summary() for c in designs]
+        if json_out:
+            print_json(reports[0] if len(reports) == 1 else reports)
+            return
+        t = Table(title="scale-out fabric as built", title_justify="left")
+        t.add_column("")
+        for r in reports:
+            t.add_column(r["name"], overflow="fold")
+        for i, (label, _) in enumerate(_rows(reports[0])):
+            t.add_row(label, *[_rows(r)[i][1] for r in reports])
+        console.print(t)

@@ -1,12 +1,18 @@
-"""Planner speed: plans evaluated per second for mt-nlg-530b on 5,128 A100-80GB (gbs 2,520, seq 2,048).
+"""Planner speed: plans per second for mt-nlg-530b on 5,128 A100-80GB (gbs 2,520, seq 2,048), and the
+default scenario (gpt4-moe-1.8t on 100,000 H100).
 
     .venv/bin/python benchmarks/plan_speed.py
+
+"plans/s" counts the whole search space (plans ruled out by a rule, pruned by the FLOP bound, or
+costed) per second; "costed plans/s" only those run through the full step model. Memoisation is
+bypassed (cache=False).
 """
 
 from __future__ import annotations
 
 import time
 
+from gigafactory import load_scenario
 from gigafactory.perf.planner import plan
 from gigafactory.perf.validate import row_cluster
 from gigafactory.resolve import model
@@ -16,19 +22,28 @@ from gigafactory.specs import Job
 def main(repeats: int = 3) -> None:
     job = Job(model=model("mt-nlg-530b"), tokens=270e9, seq_len=2048, global_batch=2520, precision="bf16")
     cluster = row_cluster("a100-sxm-80gb", 5128)
-    plan(job, cluster, top=1)  # warm caches
-    best_rate, res = 0.0, None
+    plan(job, cluster, top=1, cache=False)  # warm caches
+    best_rate, costed_rate, res = 0.0, 0.0, None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        res = plan(job, cluster, top=5)
+        res = plan(job, cluster, top=5, cache=False)
         dt = time.perf_counter() - t0
         best_rate = max(best_rate, res.configs_evaluated / dt)
+        costed_rate = max(costed_rate, res.costed / dt)
     assert res is not None
     p = res.best.plan
     print(f"configs_evaluated {res.configs_evaluated:,}; search_seconds {res.search_seconds:.3f}")
     print(f"best: tp{p.tp} pp{p.pp} vpp{p.vpp} cp{p.cp} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero} on {p.gpus} GPUs, "
           f"step {res.best.step_s:.2f} s, MFU {res.best.mfu:.1%}")
-    print(f"plans/s: {best_rate:,.0f}")
+    print(f"plans/s: {best_rate:,.0f} (costed plans/s: {costed_rate:,.0f}, {res.costed:,} costed)")
+    scen = load_scenario()
+    t0 = time.perf_counter()
+    big = plan(scen.job, scen.cluster, top=3, cache=False)
+    dt = time.perf_counter() - t0
+    p = big.best.plan
+    print(f"default scenario ({scen.job.model.id}, {scen.cluster.num_gpus:,} x {scen.cluster.gpu.id}): {dt:.2f} s, "
+          f"{big.costed:,} of {big.configs_evaluated:,} plans costed; best tp{p.tp} pp{p.pp} vpp{p.vpp} cp{p.cp} "
+          f"ep{p.ep} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero}, {big.best.tokens_per_s / 1e6:.2f} M tokens/s")
 
 
 if __name__ == "__main__":

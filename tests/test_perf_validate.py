@@ -26,10 +26,12 @@ def report() -> dict:
 def test_every_row_predicted_and_accuracy_holds(report: dict) -> None:
     assert report["n"] + len(report["skipped"]) == 142
     assert report["skipped"] == []
-    # regression guard on the fitted calibration (targets: 10% overall, 15% per GPU)
-    assert report["mape_pct"] < 15.0
+    # regression guard on the fitted calibration (12 global parameters; measured 12.6% overall,
+    # worst GPU types gb200 / b300 at 20.9%; targets: 10% overall, 15% per GPU)
+    assert report["mape_pct"] <= 12.8
     for gpu, v in report["by_gpu"].items():
-        assert v["mape_pct"] < 30.0, gpu
+        assert v["mape_pct"] <= 21.5, gpu
+    assert report["by_gpu"]["a100-sxm-80gb"]["mape_pct"] <= 3.5
 
 
 def test_validate_json_schema(tmp_path: Path) -> None:

@@ -75,4 +75,5 @@ def register(app: typer.Typer) -> None:
         b = res.best.breakdown
         console.print("best plan breakdown (s): " + ", ".join(f"{k} {v:.3f}" for k, v in b.items()))
         rej = ", ".join(f"{r}: {n:,}" for r, n in res.rejected.items())
-        console.print(f"evaluated {res.configs_evaluated:,} plans in {res.search_seconds:.2f} s; rejected: {rej}")
+        console.print(f"searched {res.configs_evaluated:,} plans ({res.costed:,} costed in full) in {res.search_seconds:.2f} s; "
+                      f"ruled out: {rej}")

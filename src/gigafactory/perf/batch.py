@@ -15,7 +15,7 @@ from .comm import Hierarchy, all_gather_time, all_reduce_time, hierarchy, moe_a2
 from .comm import reduce_scatter_time as rs_time
 from .efficiency import Calibration, calibration, compute_clock_factor, const
 from .memory import memory_bytes
-from .params import Arch, arch, model_flops_per_token
+from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
 from .pipeline import bubble_time, stage_layers
 
 FIELDS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "rc", "zero", "sp", "tpo")
@@ -31,6 +31,7 @@ def evaluate_batch(
     calib: Calibration | None = None,
     flash: bool = True,
     hier: Hierarchy | None = None,
+    attn_kernel: str = "best",
 ) -> dict[str, np.ndarray]:
     """Step time, breakdown, throughput and memory for the plans in `P` (arrays keyed by FIELDS)."""
     c = calib or calibration()
@@ -59,7 +60,7 @@ def evaluate_batch(
     t_attn_lin = gemm(2 * T * a.p_attn / tp, np.minimum(np.minimum(H, a.q_dim / tp), T), a.p_attn / tp * bpe)
     attn_flops = 2 * T * s * a.heads * (a.d_qk + a.d_v) * 0.5 / tp  # causal, as FlashAttention runs it
     if flash:
-        t_core = attn_flops / (peak16 * c.attn(gpu))
+        t_core = attn_flops / (peak16 * c.attn(gpu, attn_kernel))
     else:  # unfused (pre-2022 Megatron): batched GEMMs over the whole score matrix + softmax traffic
         scores = T * s * a.heads / tp
         t_core = gemm(2 * attn_flops, float(a.d_qk), 0.0) + scores * const("attention", "unfused_score_bytes") / hbm
@@ -70,7 +71,7 @@ def evaluate_batch(
         tok_sp * (const("elementwise", "hidden_passes") + (const("elementwise", "dropout_hidden_passes") if a.gpt_style else 0)) * H
         + T / tp * const("elementwise", "qkv_passes") * (a.q_dim + a.kv_dim)
     )
-    cast = const("elementwise", "cast_bytes") if low else 0.0
+    cast = const("elementwise", "cast_bytes_rowwise" if job.precision == "fp8-rowwise" else "cast_bytes") if low else 0.0
     e_dense = e_common + 2 * T * ffn_pass * a.ffn_dense / tp + cast * T * (2 * H + (a.q_dim + a.ffn_dense) / tp)
     if a.moe_layers:
         E, k = a.experts, a.top_k
@@ -177,6 +178,19 @@ def evaluate_batch(
     for key in ("weights", "grads", "optimizer", "activations", "total", "capacity"):
         out[f"mem_{key}"] = mem[key] / 1e9
     return out
+
+
+def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib: Calibration | None = None) -> np.ndarray:
+    """A floor under :func:`evaluate_batch`'s step time: the step's matmul FLOPs (6 x active matmul
+    parameters per token, LM head included) spread evenly over the GPUs the plan uses, every GEMM at
+    the highest efficiency :func:`evaluate_batch` ever grants. Attention, memory traffic,
+    communication, bubble and recompute only add to it; the slowest stage carries at least the mean."""
+    c = calib or calibration()
+    gpu = cluster.gpu
+    peak = gpu.peak(job.precision) * 1e12 * compute_clock_factor(gpu)
+    flops = 6.0 * matmul_params_per_token(job.model) * job.global_batch * job.seq_len
+    n = np.asarray(P["tp"], dtype=float) * np.asarray(P["pp"], dtype=float) * np.asarray(P["cp"], dtype=float) * np.asarray(P["dp"], dtype=float)
+    return flops / (n * peak * c.gemm(gpu, job.precision))
 
 
 def _recompute_flops(a: Arch, s: float, kind: str) -> float:

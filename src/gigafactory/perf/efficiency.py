@@ -1,8 +1,13 @@
-"""Achieved fractions of peak: GEMMs by GPU family x precision and shape, attention, overheads.
+"""Achieved fractions of peak: GEMMs by GPU family and shape, attention, overheads.
 
 The fitted numbers live in ``catalog/calibration.yaml`` (written by scripts/fit_calibration.py).
-A GEMM whose smallest dimension is ``d`` runs at ``eff(family, precision) * d / (d + d_half)`` of
-the dense peak: small TP-split or per-expert GEMMs fill fewer SMs and reuse operands less.
+A GEMM whose smallest dimension is ``d`` runs at ``eff(family) * d / (d + d_half)`` of the dense
+peak of its precision: small TP-split or per-expert GEMMs fill fewer SMs and reuse operands less
+(one shape curve for every family). Low-precision GEMMs (fp8, fp8-rowwise, mxfp8, nvfp4) reach
+``lowp_ratio`` of the bf16 efficiency of their family: the same tensor cores at a higher peak,
+with scaling/epilogue work the peak leaves out; their casts are counted as HBM bytes in batch.py.
+FlashAttention runs at ``attn_eff`` of the bf16 peak per architecture (Blackwell Ultra shares
+Blackwell's kernels); Ampere's FA-2 figure is sourced, not fitted (no fused-attention Ampere runs).
 """
 
 from __future__ import annotations
@@ -21,27 +26,36 @@ def precision_class(precision: str) -> str:
     return "bf16" if precision in ("bf16", "fp16") else precision
 
 
+ATTN_FAMILY = {"blackwell-ultra": "blackwell"}  # same tcgen05 FlashAttention kernels (cuDNN / FA-4)
+
+
 @dataclass(frozen=True)
 class Calibration:
-    gemm_eff: dict[str, float]
-    attn_eff: dict[str, float]
+    gemm_eff: dict[str, float]  # bf16 GEMM efficiency per GPU family (large shapes)
+    attn_eff: dict[str, float]  # FlashAttention efficiency per architecture, of the bf16 peak
     gemm_dim_half: float
     layer_overhead_s: float
     moe_overhead_s: float
     overlap_dp: float
     overlap_tp: float
     overlap_ep: float
+    lowp_ratio: float = 1.0
+    fa2_slowdown: dict[str, float] = field(default_factory=dict)  # best kernel's speed over FlashAttention-2
     extra: dict[str, Any] = field(default_factory=dict)
 
     def gemm(self, gpu: Gpu, precision: str) -> float:
-        fam, pc = gpu.family, precision_class(precision)
-        for key in (f"{fam}-{pc}", f"{fam}-fp8" if pc.startswith("fp8") else "", f"{fam}-bf16"):
-            if key in self.gemm_eff:
-                return self.gemm_eff[key]
-        return max(self.gemm_eff.values())
+        """Efficiency of a large GEMM at `precision` (of that precision's dense peak)."""
+        eff = self.gemm_eff.get(gpu.family, float(np.median(list(self.gemm_eff.values()))))
+        return eff * (self.lowp_ratio if precision_class(precision) != "bf16" else 1.0)
 
-    def attn(self, gpu: Gpu) -> float:
-        return self.attn_eff.get(gpu.family, float(np.median(list(self.attn_eff.values()))))
+    def attn(self, gpu: Gpu, kernel: str = "best") -> float:
+        """FlashAttention efficiency: the family's best kernel (cuDNN / FA-3 class), or ``kernel="fa2"``
+        (PyTorch SDPA's FlashAttention-2, which does not use Hopper's wgmma/TMA) where sourced."""
+        fam = ATTN_FAMILY.get(gpu.family, gpu.family)
+        eff = self.attn_eff.get(fam, float(np.median(list(self.attn_eff.values()))))
+        if kernel == "fa2":
+            eff /= self.fa2_slowdown.get(fam, 1.0)
+        return eff
 
     def replace(self, **kw: Any) -> Calibration:
         d = {**self.__dict__, **kw}
@@ -52,12 +66,15 @@ class Calibration:
 def calibration() -> Calibration:
     c = catalog.entry("calibration", "compute")
     o = catalog.entry("calibration", "overlap")
+    fixed = catalog.entry("calibration", "attention-sourced")
     return Calibration(
         gemm_eff={k: float(v) for k, v in c["gemm_eff"].items()},
-        attn_eff={k: float(v) for k, v in c["attn_eff"].items()},
+        attn_eff={**{k: float(v) for k, v in fixed["attn_eff"].items()}, **{k: float(v) for k, v in c["attn_eff"].items()}},
         gemm_dim_half=float(c["gemm_dim_half"]),
         layer_overhead_s=float(c["layer_overhead_us"]) * 1e-6,
-        moe_overhead_s=float(c["moe_layer_overhead_us"]) * 1e-6,
+        moe_overhead_s=float(c.get("moe_layer_overhead_us", 0.0)) * 1e-6,
+        lowp_ratio=float(c["lowp_ratio"]),
+        fa2_slowdown={k: float(v) for k, v in fixed["fa3_speedup_over_fa2"].items()},
         overlap_dp=float(o["dp"]),
         overlap_tp=float(o["tp"]),
         overlap_ep=float(o["ep"]),

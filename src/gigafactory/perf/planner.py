@@ -1,14 +1,29 @@
 """Find the fastest parallel plans for a job on a cluster (`gigafactory plan`).
 
-Every combination of tp, pp, vpp, cp, ep, dp, micro-batch, recompute and ZeRO stage is built as
-numpy arrays (a cartesian grid: tp, pp, cp over the divisors of the GPU count, dp over the divisors
-of the global batch; a plan may leave GPUs idle when the counts do not factor), checked against the rules of
-:mod:`gigafactory.perf.rules` and costed by :func:`gigafactory.perf.batch.evaluate_batch` in one
-vectorised pass; plans that do not fit HBM are rejected with that reason.
+The search space does not depend on the GPU count (only the rule ``tp*pp*cp*dp <= GPUs`` does), so
+a plan found on a smaller cluster is always a candidate on a larger one and the best throughput is
+monotone in the cluster size; plans may leave GPUs idle. Axes: tp over divisors of the heads and
+powers of two up to the NVLink domain, pp over the fewest stages for each layers-per-stage count
+(``ceil(L / ceil(L / p))``: a deeper pipeline with as many layers per stage only adds bubble and
+GPUs), cp over powers of two, dp over divisors of the global batch, ep over divisors of the experts,
+then micro-batch, vpp, recompute and ZeRO stage.
+
+1. The structural grid (tp, pp, cp, dp, ep, mbs, vpp) is built stage by stage, each stage checked
+   against :mod:`gigafactory.perf.rules` before the next axis multiplies it (rejections are counted
+   as plans of the full cartesian grid, by reason).
+2. A lower bound of every plan's step time: all its matmul FLOPs (6 x active matmul parameters per
+   token) spread over the GPUs it uses at the best GEMM efficiency the model allows. Nothing in
+   :mod:`gigafactory.perf.batch` is faster than that.
+3. Plans are costed by :func:`gigafactory.perf.batch.evaluate_batch` in chunks, lowest bound
+   first; once the next bound exceeds the `top`-th best step time found, the rest cannot enter the
+   top list and are counted as pruned. The result is exactly the exhaustive search's.
+
+Results are memoised on (job, cluster, top, constraints) when the default calibration is used.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -18,15 +33,17 @@ import numpy as np
 
 from ..errors import InfeasiblePlan, SpecError
 from ..specs import Cluster, Job, Plan
-from .batch import FIELDS, RECOMPUTE, evaluate_batch
+from .batch import FIELDS, RECOMPUTE, evaluate_batch, step_lower_bound
 from .efficiency import Calibration
 from .params import arch
-from .rules import OOM, REASONS, reject_codes
+from .rules import OOM, PRUNED, REASONS, reject_codes
 from .step import StepResult, result_at
 
 MBS = (1, 2, 4, 8, 16)
 VPP = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
 ZEROS = (0, 1, 2, 3)
+CP_MAX = 64
+CHUNK = 1 << 16  # plans costed per vectorised pass
 CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", "sequence_parallel",
                "tp_comm_overlap", "tp_cross_domain", "max_tp", "flash")
 
@@ -35,15 +52,17 @@ CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", 
 class PlanSearch:
     best: StepResult
     top: list[StepResult]
-    configs_evaluated: int
+    configs_evaluated: int  # plans of the search space: ruled out by a rule, pruned by the bound, or costed
     rejected: dict[str, int]
     search_seconds: float
+    costed: int = 0  # plans costed in full by the step model
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "best": self.best.to_dict(),
             "top": [r.to_dict() for r in self.top],
             "configs_evaluated": self.configs_evaluated,
+            "costed": self.costed,
             "rejected": self.rejected,
             "search_seconds": self.search_seconds,
         }
@@ -54,65 +73,160 @@ def _divisors(n: int) -> np.ndarray:
     return np.asarray(sorted(set(small + [n // d for d in small])), dtype=np.int64)
 
 
-def candidates(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
-    """The cartesian grid of plans (columns of equal length), before any rule is applied."""
+def _i64(xs) -> np.ndarray:
+    return np.asarray(sorted(set(int(x) for x in xs)), dtype=np.int64)
+
+
+def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
+    """The values searched on each axis (independent of the GPU count)."""
     bad = [k for k in con if k not in CONSTRAINTS]
     if bad:
         raise SpecError(bad[0], "unknown plan constraint", CONSTRAINTS)
     a = arch(job.model)
-    N = cluster.num_gpus
-    div = _divisors(N)
-    max_tp = con.get("max_tp") or (N if con.get("tp_cross_domain") else cluster.domain_size)
-    axes: dict[str, np.ndarray] = {
-        "tp": div[div <= max_tp],
-        "pp": div[div <= a.layers],
-        "vpp": np.asarray(VPP, dtype=np.int64),
-        "cp": div[(div <= 64) & ((div & (div - 1)) == 0)],
+    max_tp = int(con.get("max_tp") or (a.heads if con.get("tp_cross_domain") else cluster.domain_size))
+    pow2 = [1 << i for i in range(0, 31) if (1 << i) <= max_tp]
+    L = a.layers
+    ax: dict[str, np.ndarray] = {
+        "tp": _i64([d for d in _divisors(a.heads) if d <= max_tp] + pow2),
+        "pp": _i64(-(-L // k) for k in range(1, L + 1)),
+        "cp": _i64(1 << i for i in range(CP_MAX.bit_length())),
         "dp": _divisors(job.global_batch),
         "ep": _divisors(a.experts) if a.moe_layers else np.asarray([1], dtype=np.int64),
         "mbs": np.asarray(MBS, dtype=np.int64),
-        "rc": np.arange(3, dtype=np.int64),
+        "vpp": np.asarray(VPP, dtype=np.int64),
+        "rc": np.arange(len(RECOMPUTE), dtype=np.int64),
         "zero": np.asarray(ZEROS, dtype=np.int64),
     }
     for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero"):
         if con.get(k) is not None:
-            axes[k] = np.asarray([int(con[k])], dtype=np.int64)
+            ax[k] = np.asarray([int(con[k])], dtype=np.int64)
     if con.get("recompute") is not None:
         if con["recompute"] not in RECOMPUTE:
             raise SpecError("recompute", f"unknown recompute {con['recompute']!r}", RECOMPUTE)
-        axes["rc"] = np.asarray([RECOMPUTE.index(con["recompute"])], dtype=np.int64)
-    grids = np.meshgrid(*axes.values(), indexing="ij")
-    P = {k: g.ravel() for k, g in zip(axes, grids, strict=True)}
-    n = P["tp"].size
-    P["sp"] = np.full(n, int(con.get("sequence_parallel", True)), dtype=np.int64)
-    P["tpo"] = np.full(n, int(con.get("tp_comm_overlap", False)), dtype=np.int64)
-    return P
+        ax["rc"] = np.asarray([RECOMPUTE.index(con["recompute"])], dtype=np.int64)
+    return ax
 
 
-def plan(job: Job, cluster: Cluster, top: int = 5, calib: Calibration | None = None, **constraints: Any) -> PlanSearch:
-    """The `top` fastest plans that fit, with how many were evaluated and why the rest were rejected."""
+def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_domain: bool = False
+               ) -> tuple[dict[str, np.ndarray], Counter]:
+    """Valid (tp, pp, cp, dp, ep, mbs, vpp) combinations, and the rejected plans of the full grid by reason.
+
+    Axes are added one at a time and the rules re-checked, so the grid never grows beyond the
+    survivors times one axis. Not-yet-added axes hold a neutral value (1) that no rule rejects.
+    """
+    per_plan = ax["rc"].size * ax["zero"].size
+    later = {"ep": ax["mbs"].size * ax["vpp"].size, "mbs": ax["vpp"].size, "vpp": 1}
+    g = np.meshgrid(ax["tp"], ax["pp"], ax["cp"], ax["dp"], indexing="ij")
+    S = {k: v.ravel() for k, v in zip(("tp", "pp", "cp", "dp"), g, strict=True)}
+    rejected: Counter = Counter()
+
+    def check(S: dict[str, np.ndarray], weight: int) -> dict[str, np.ndarray]:
+        n = S["tp"].size
+        full = {k: S.get(k, np.ones(n, dtype=np.int64)) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs")}
+        code = reject_codes(job, cluster, full, tp_cross_domain)
+        for c, k in enumerate(np.bincount(code, minlength=len(REASONS) + 1)):
+            if c and k:
+                rejected[c] += int(k) * weight * per_plan
+        ok = code == 0
+        return {k: v[ok] for k, v in S.items()}
+
+    S = check(S, ax["ep"].size * later["ep"])
+    for name in ("ep", "mbs", "vpp"):
+        n, vals = S["tp"].size, ax[name]
+        S = {k: np.repeat(v, vals.size) for k, v in S.items()}
+        S[name] = np.tile(vals, n)
+        S = check(S, later[name])
+    return S, rejected
+
+
+def plan(job: Job, cluster: Cluster, top: int = 5, calib: Calibration | None = None, cache: bool = True,
+         **constraints: Any) -> PlanSearch:
+    """The `top` fastest plans that fit, with how many were considered and why the rest were rejected."""
+    if cache and calib is None:
+        try:
+            key = (job.model_dump_json(), cluster.model_dump_json(), int(top), tuple(sorted(constraints.items())))
+            hash(key)
+        except TypeError:
+            return _search(job, cluster, top, calib, constraints)
+        res = _CACHE.pop(key, None) or _search(job, cluster, top, None, constraints)
+        _CACHE[key] = res  # most recently used last
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        return dataclasses.replace(res, top=list(res.top))
+    return _search(job, cluster, top, calib, constraints)
+
+
+_CACHE: dict[tuple, PlanSearch] = {}
+CACHE_SIZE = 256
+
+
+def cache_clear() -> None:
+    """Forget memoised searches (e.g. after changing the catalog in a running process)."""
+    _CACHE.clear()
+
+
+def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con: dict[str, Any]) -> PlanSearch:
     t0 = time.perf_counter()
-    P = candidates(job, cluster, **constraints)
-    n = P["tp"].size
-    codes = reject_codes(job, cluster, P, bool(constraints.get("tp_cross_domain", False)))
-    ok = np.flatnonzero(codes == 0)
-    V = {k: P[k][ok] for k in FIELDS}
-    out = evaluate_batch(job, cluster, V, calib=calib, flash=bool(constraints.get("flash", True)))
-    fits = out["mem_total"] <= out["mem_capacity"]
-    codes[ok[~fits]] = OOM
-    rejected = {REASONS[int(c)]: int(k) for c, k in sorted(Counter(codes[codes > 0].tolist()).items())}
-    good = np.flatnonzero(fits)
-    if good.size == 0:
-        top_reasons = sorted(rejected.items(), key=lambda kv: -kv[1])[:3]
+    top = max(1, int(top))
+    ax = axes(job, cluster, **con)
+    cross = bool(con.get("tp_cross_domain", False))
+    flash = bool(con.get("flash", True))
+    S, rejected = structural(job, cluster, ax, cross)
+    n_rz = ax["rc"].size * ax["zero"].size
+    n_space = int(np.prod([v.size for v in ax.values()], dtype=np.int64))
+    order = np.argsort(step_lower_bound(job, cluster, S, calib), kind="stable") if S["tp"].size else np.zeros(0, int)
+    lb = step_lower_bound(job, cluster, {k: v[order] for k, v in S.items()}, calib) if order.size else np.zeros(0)
+    S = {k: v[order] for k, v in S.items()}
+    rz_rc = np.repeat(ax["rc"], ax["zero"].size)
+    rz_zero = np.tile(ax["zero"], ax["rc"].size)
+    best_steps = np.full(0, np.inf)
+    kept: list[tuple[float, dict[str, Any], dict[str, np.ndarray], int]] = []
+    costed = oom = 0
+    least_mem = (np.inf, 0.0)
+    per_chunk = max(1, CHUNK // n_rz)
+    i = 0
+    while i < lb.size:
+        bar = best_steps[top - 1] if best_steps.size >= top else np.inf
+        if lb[i] > bar:
+            break
+        j = min(lb.size, i + per_chunk)
+        j = i + int(np.searchsorted(lb[i:j], bar, side="right"))
+        V = {k: np.repeat(v[i:j], n_rz) for k, v in S.items()}
+        V["rc"], V["zero"] = np.tile(rz_rc, j - i), np.tile(rz_zero, j - i)
+        n = V["tp"].size
+        V["sp"] = np.full(n, int(con.get("sequence_parallel", True)), dtype=np.int64)
+        V["tpo"] = np.full(n, int(con.get("tp_comm_overlap", False)), dtype=np.int64)
+        out = evaluate_batch(job, cluster, {k: V[k] for k in FIELDS}, calib=calib, flash=flash)
+        costed += n
+        fits = out["mem_total"] <= out["mem_capacity"]
+        oom += int((~fits).sum())
+        k_min = int(np.argmin(out["mem_total"]))
+        if out["mem_total"][k_min] < least_mem[0]:
+            least_mem = (float(out["mem_total"][k_min]), float(out["mem_capacity"][k_min]))
+        good = np.flatnonzero(fits)
+        if good.size:
+            sel = good[np.argsort(out["step_s"][good], kind="stable")[:top]]
+            kept += [(float(out["step_s"][s]), out, V, int(s)) for s in sel]
+            kept.sort(key=lambda r: r[0])
+            kept = kept[:top]
+            best_steps = np.asarray([r[0] for r in kept])
+        i = j
+    pruned = (lb.size - i) * n_rz
+    if oom:
+        rejected[OOM] += oom
+    if pruned:
+        rejected[PRUNED] += pruned
+    rej = {REASONS[c]: int(k) for c, k in sorted(rejected.items())}
+    if not kept:
+        top_reasons = sorted(rej.items(), key=lambda kv: -kv[1])[:3]
         detail = "; ".join(f"{r}: {k:,}" for r, k in top_reasons)
-        if ok.size:
-            i = int(np.argmin(out["mem_total"]))
-            detail += f"; the smallest plan needs {out['mem_total'][i]:.0f} of {out['mem_capacity'][i]:.0f} GB per GPU"
-        raise InfeasiblePlan(f"no plan of {n:,} fits this job on {cluster.num_gpus:,} x {cluster.gpu.id}", detail)
-    order = good[np.argsort(out["step_s"][good], kind="stable")][: max(1, top)]
-    results = [result_at(out, int(i), _plan_at(V, int(i))) for i in order]
+        if np.isfinite(least_mem[0]):
+            detail += f"; the smallest plan needs {least_mem[0]:.0f} of {least_mem[1]:.0f} GB per GPU"
+        raise InfeasiblePlan(f"no plan of {n_space:,} fits this job on {cluster.num_gpus:,} x {cluster.gpu.id}", detail)
+    results = [result_at(out, s, _plan_at(V, s)) for _, out, V, s in kept]
     dt = time.perf_counter() - t0
-    return PlanSearch(best=results[0], top=results, configs_evaluated=int(n), rejected=rejected, search_seconds=dt)
+    return PlanSearch(best=results[0], top=results, configs_evaluated=n_space, rejected=rej, search_seconds=dt,
+                      costed=costed)
 
 
 def _plan_at(V: dict[str, np.ndarray], i: int) -> Plan:

@@ -21,8 +21,10 @@ REASONS = {
     7: "ep must divide the experts and dp x cp (and be 1 for dense models)",
     8: "sequence is not divisible by 2 x cp (load-balanced context parallelism)",
     9: "does not fit in GPU memory",
+    10: "cannot beat the best plans found (matmul FLOPs at peak GEMM efficiency take longer)",
 }
 OOM = 9
+PRUNED = 10
 
 
 def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_domain: bool = False) -> np.ndarray:

@@ -8,7 +8,7 @@ that fits memory is taken, and reported. Conventions honoured per source (docs/p
 * GPU count = tp*pp*cp*dp when the published count disagrees (NeMo's B200 long-sequence rows);
 * model FLOPs count causal attention for Megatron-Bridge, the full score matrix for NeMo 24.x and
   Megatron-LM (Narayanan et al. 2021); achieved FLOPs follow Narayanan's recompute formula;
-* torchtitan: ``mbs`` is the local batch; pipeline micro-batches are of size 1, no gradient
+* torchtitan: attention through PyTorch SDPA's FlashAttention-2 kernels; ``mbs`` is the local batch; pipeline micro-batches are of size 1, no gradient
   accumulation without PP; empty global batch = dp x local batch;
 * Megatron-LM 2021 rows predate sequence parallelism and the distributed optimizer; 2021/2022
   Megatron rows use unfused attention (Korthikanti et al. 2022, Table 5 'selective' = attention core).
@@ -54,6 +54,7 @@ class Prepared:
     flash: bool
     causal: bool
     notes: list[str] = field(default_factory=list)
+    attn_kernel: str = "best"
 
 
 def source_group(src: str) -> str:
@@ -196,14 +197,14 @@ def prepare(r: dict[str, str]) -> Prepared:
     return Prepared(
         id=r["id"], gpu=r["gpu_id"].strip(), source=group, metric=metric, measured=float(r["measured_value"]),
         job=job, cluster=cluster, plans=plan_list, P=P, flash=not old_megatron,
-        causal="Megatron-Bridge" in src, notes=notes,
+        causal="Megatron-Bridge" in src, notes=notes, attn_kernel="fa2" if titan else "best",
     )
 
 
 def predict(p: Prepared, calib: Calibration | None = None) -> tuple[float, int, str]:
     """Predicted metric, index of the chosen plan, and a note on the choice."""
     codes = reject_codes(p.job, p.cluster, p.P)
-    out = evaluate_batch(p.job, p.cluster, p.P, calib=calib, flash=p.flash)
+    out = evaluate_batch(p.job, p.cluster, p.P, calib=calib, flash=p.flash, attn_kernel=p.attn_kernel)
     fits = (out["mem_total"] <= out["mem_capacity"]) & (codes == 0)
     note = ""
     if len(p.plans) == 1:

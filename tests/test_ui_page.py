@@ -85,10 +85,11 @@ def test_load_change_gpu_count_and_see_days_change(page: object, server: str, tm
     full = days(pg)
     assert full > 0
     before = pg.locator("#days_to_model_p50").inner_text()
-    pg.fill("#num_gpus", "50000")
+    pg.fill("#num_gpus", "25000")
     wait_days(pg, before)
-    half = days(pg)
-    assert half > full  # half the GPUs: more days to a trained model
+    quarter = days(pg)
+    # a quarter of the GPUs: built sooner, but training takes far longer, so the model comes later
+    assert quarter > full
     pg.wait_for_function("document.querySelectorAll('#plot-days circle.pt').length >= 3", timeout=TIMEOUT_MS)
     pg.screenshot(path=str(tmp_path / "page.png"), full_page=True)
     assert pg.locator("#error").inner_text() == ""

@@ -1,12 +1,66 @@
-"""`gigafactory simulate [SCENARIO]`: the twin's headline for a scenario."""
+"""`gigafactory simulate [SCENARIO]` and `gigafactory claims`: the twin end to end."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
 
-from ..resolve import load_scenario, scenario_to_dict
-from .cmd_catalog import parse_sets, scenario_tree
-from .common import console, friendly, print_json
+import typer
+from rich.table import Table
+
+from .cmd_catalog import parse_sets
+from .common import console, err_console, fmt, friendly, print_json
+
+HEADLINE_ROWS: list[tuple[str, str, str]] = [
+    # (key, label, unit)
+    ("days_to_model_p50", "days from ground-breaking to trained model, p50", "days"),
+    ("days_to_model_p90", "days from ground-breaking to trained model, p90", "days"),
+    ("first_training_day_p50", "first training day (p50)", "day"),
+    ("full_size_day_p50", "cluster at full size (p50)", "day"),
+    ("training_days_p50", "of which training, p50", "days"),
+    ("training_days_p90", "of which training, p90", "days"),
+    ("failure_free_training_days", "failure-free training time at full size", "days"),
+    ("plan", "chosen plan (full size)", ""),
+    ("gpus_used", "GPUs the plan uses (the rest idle: batch or divisibility limits)", ""),
+    ("step_s", "step time", "s"),
+    ("mfu", "MFU", ""),
+    ("model_tflops_per_gpu", "model TFLOP/s per GPU", ""),
+    ("goodput_p50", "goodput (useful / wall), p50", ""),
+    ("interruptions_per_day", "interruptions per day", ""),
+    ("it_mw", "critical IT load (nameplate)", "MW"),
+    ("facility_mw", "facility load (nameplate x PUE)", "MW"),
+    ("peak_mw", "peak facility draw while training", "MW"),
+    ("avg_mw", "average facility draw", "MW"),
+    ("swing_mw", "per-step IT swing", "MW"),
+    ("swing_hz", "swing frequency", "Hz"),
+    ("site_fits", "site supply verdict (fits)", ""),
+    ("energy_mwh", "energy of the training run", "MWh"),
+    ("capex_usd", "capex", "$"),
+    ("opex_usd_per_year", "opex", "$/year"),
+    ("usd_per_run", "cost of the run at cost (capex share + opex)", "$"),
+    ("usd_per_run_rented", "same run rented (reserved rates)", "$"),
+    ("usd_per_million_tokens", "cost per million trained tokens", "$"),
+]
+
+
+def headline_table(head: dict, title: str) -> Table:
+    t = Table(title=title, title_justify="left", show_header=False)
+    t.add_column("figure")
+    t.add_column("value", justify="right", style="bold")
+    t.add_column("unit")
+    for key, label, unit in HEADLINE_ROWS:
+        v = head.get(key)
+        if v is None:
+            continue
+        if key in ("mfu", "goodput_p50"):
+            text = f"{v:.1%}"
+        elif isinstance(v, bool):
+            text = "yes" if v else "[red]NO[/]"
+        elif isinstance(v, int | float):
+            text = fmt(float(v))
+        else:
+            text = str(v)
+        t.add_row(label, text, unit)
+    return t
 
 
 def register(app: typer.Typer) -> None:
@@ -15,15 +69,55 @@ def register(app: typer.Typer) -> None:
     def simulate_cmd(
         scenario: str = typer.Argument(None, help="scenario YAML (default: built-in Colossus-class scenario)"),
         set_: list[str] = typer.Option([], "--set", help="override a field: --set cluster.num_gpus=50000"),
+        seed: int = typer.Option(None, "--seed", help="seed for every Monte Carlo (default: the scenario's)"),
+        report: Path = typer.Option(None, "--report", help="write a self-contained HTML report here"),
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
-        """Run a scenario end to end (today: the resolved scenario; later layers add their figures)."""
-        s = load_scenario(scenario, parse_sets(set_))
+        """Run a scenario end to end: plan, reliability, power, bring-up, cost."""
+        from ..twin import simulate
+
         if json_out:
-            print_json({"scenario": scenario_to_dict(s)})
+            res = simulate(scenario, parse_sets(set_), seed=seed)
+        else:
+            with console.status("simulating ...") as status:
+                res = simulate(scenario, parse_sets(set_), seed=seed,
+                               progress=lambda stage: status.update(f"simulating: {stage} ..."))
+        if report is not None:
+            from ..report import from_twin, write_report
+
+            write_report(from_twin(res), report)
+        head = res.headline()
+        if json_out:
+            print_json({"headline": head, "seconds": res.seconds,
+                        "report": str(report) if report else None})
             return
-        c, j = s.cluster, s.job
-        console.print(f"[bold]{s.name}[/]: {c.num_gpus:,} x {c.gpu.name} ({c.name}) at {s.site.name}")
-        console.print(f"job: {j.model.name}, {j.tokens:.3g} tokens, seq {j.seq_len:,}, "
-                      f"batch {j.global_batch:,} sequences, {j.precision}")
-        console.print(scenario_tree(scenario_to_dict(s), s.name))
+        s = res.scenario
+        console.print(f"[bold]{s.name}[/]: {s.cluster.num_gpus:,} x {s.cluster.gpu.name} ({s.cluster.name}) "
+                      f"at {s.site.name}")
+        console.print(f"job: {s.job.model.name}, {s.job.tokens:.3g} tokens, seq {s.job.seq_len:,}, "
+                      f"batch {s.job.global_batch:,} sequences, {s.job.precision}")
+        console.print(headline_table(head, "headline"))
+        if report is not None:
+            err_console.print(f"report written to {report}")
+
+    @app.command("claims")
+    @friendly
+    def claims_cmd(
+        which: list[str] = typer.Argument(None, help="claim letters a-f (all if omitted)"),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Check the public claims about these clusters with the twin."""
+        from ..claims import evaluate_claims
+
+        if json_out:
+            print_json([c.to_dict() for c in evaluate_claims(which or None)])
+            return
+        with console.status("evaluating claims ..."):
+            claims = evaluate_claims(which or None)
+        t = Table(title="public claims, checked with the twin", title_justify="left", show_lines=True)
+        for col in ("", "claim", "twin's figure", "verdict", "assumptions"):
+            t.add_column(col, overflow="fold")
+        for c in claims:
+            color = "green" if c.verdict == "holds" else "red" if c.verdict == "does not hold" else "yellow"
+            t.add_row(c.id, c.claim, c.figure, f"[{color}]{c.verdict}[/]", c.assumptions)
+        console.print(t)

@@ -1,0 +1,101 @@
+"""The twin end to end: the default scenario, overrides, the HTML report, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from functools import cache
+
+import pytest
+from typer.testing import CliRunner
+
+import gigafactory as gf
+from gigafactory.cli.main import app
+from gigafactory.report import PLOTS
+from gigafactory.twin import simulate
+
+
+@cache
+def default():
+    return simulate()
+
+
+def test_default_scenario_runs_end_to_end_in_seconds() -> None:
+    t0 = time.perf_counter()
+    res = simulate(seed=1)
+    assert time.perf_counter() - t0 < 30
+    h = res.headline()
+    assert h["num_gpus"] == 100_000 and h["model"] == "gpt4-moe-1.8t"
+    # the days from ground-breaking = bring-up + training; p90 is never before p50
+    assert h["days_to_model_p50"] > h["first_training_day_p50"]
+    assert h["days_to_model_p90"] >= h["days_to_model_p50"]
+    assert 0 < h["mfu"] < 0.7 and 0 < h["goodput_p50"] < 1
+    assert h["training_days_p50"] >= h["failure_free_training_days"] * 0.95
+    assert h["capex_usd"] > 1e9 and h["energy_mwh"] > 0
+
+
+def test_same_seed_same_answer() -> None:
+    assert simulate(seed=3).headline() == simulate(seed=3).headline()
+
+
+def test_tokens_add_up_to_the_job() -> None:
+    res = default()
+    for label, tokens in res.growth.tokens.items():
+        assert tokens[-1] == pytest.approx(res.scenario.job.tokens, rel=1e-6), label
+        assert (tokens[1:] >= tokens[:-1]).all()
+
+
+def test_more_gpus_train_faster_and_cost_more() -> None:
+    small = simulate(None, {"cluster.num_gpus": 50_000}).headline()
+    big = default().headline()
+    assert big["failure_free_training_days"] < small["failure_free_training_days"]
+    assert big["training_days_p50"] < small["training_days_p50"]
+    assert big["capex_usd"] > small["capex_usd"]
+    assert big["it_mw"] > small["it_mw"]
+
+
+def test_power_cap_lowers_power_and_slows_training() -> None:
+    capped = simulate(None, {"cluster.gpu.power_cap_w": 500}).headline()
+    base = default().headline()
+    assert capped["it_mw"] < base["it_mw"]
+    assert capped["failure_free_training_days"] > base["failure_free_training_days"]
+
+
+def test_report_is_self_contained_html_with_every_plot(tmp_path) -> None:
+    from gigafactory.report import from_twin, write_report
+
+    path = write_report(from_twin(default()), tmp_path / "r.html")
+    text = path.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert not re.search(r'<script[^>]+src=["\']https?://', text), "no CDN scripts"
+    assert not re.search(r'<link[^>]+href=["\']https?://', text), "no external stylesheets"
+    assert len(text) > 1_000_000, "plotly.js is embedded in the file"
+    assert "Plotly.newPlot" in text or "Plotly.react" in text
+    for key in PLOTS:
+        assert f'id="{key}"' in text, key
+    assert text.count("<html") == 1
+
+
+def test_cli_simulate_json_and_report(tmp_path) -> None:
+    r = CliRunner().invoke(app, ["simulate", "--json", "--report", str(tmp_path / "x.html"),
+                                 "--set", "cluster.num_gpus=50000"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["headline"]["num_gpus"] == 50_000
+    assert (tmp_path / "x.html").stat().st_size > 1_000_000  # plotly.js embedded
+
+
+def test_cli_simulate_table() -> None:
+    r = CliRunner().invoke(app, ["simulate"])
+    assert r.exit_code == 0, r.output
+    assert "days from ground-breaking" in r.stdout and "MFU" in r.stdout
+
+
+def test_simulate_bad_override_is_one_line() -> None:
+    r = CliRunner().invoke(app, ["simulate", "--set", "job.model=gpt5"])
+    assert r.exit_code == 2 and "did you mean" in r.stderr
+
+
+def test_public_api_exports() -> None:
+    assert gf.simulate is simulate

@@ -109,6 +109,12 @@ class TwinResult:
         return self.power.day_facility.mean_mw * self.growth.training_days["p50"] * 24.0
 
 
+def step_job(job: Any) -> Any:
+    """The job as the step engine sees it: a step does not depend on the total token count, so
+    every token count shares one canonical job and the planner's memo serves them all."""
+    return job.model_copy(update={"tokens": float(job.tokens_per_step)})
+
+
 def plan_text(p: Any) -> str:
     zero = {0: "DDP", 1: "dist-opt", 2: "ZeRO-2", 3: "FSDP"}[p.zero]
     parts = [f"TP{p.tp}", f"PP{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else ""), f"CP{p.cp}", f"EP{p.ep}",
@@ -153,14 +159,15 @@ def simulate(
     if scen.plan is not None:
         search, step = None, evaluate(job, cluster, scen.plan)
     else:
-        search = search_plans(job, cluster, top=3)
+        search = search_plans(step_job(job), cluster, top=3)
         step = search.best
     t["plan"] = time.perf_counter() - t0
     failure_free_days = job.steps * step.step_s / SECONDS_PER_DAY
 
     say("reliability")
     t0 = time.perf_counter()
-    gp = goodput(scen, days=failure_free_days, step_s=step.step_s)
+    # only the GPUs the plan uses can interrupt the job; idle ones serve as spares
+    gp = goodput(scen, days=failure_free_days, step_s=step.step_s, gpus=step.plan.gpus)
     t["goodput"] = time.perf_counter() - t0
 
     say("power")
@@ -198,7 +205,7 @@ def grow(scen: Scenario, bu: Any, full_step: Any, gp: Any, search_plans: Callabl
     for n in sizes[:-1]:
         sub = build("clusters", {**scenario_to_dict(scen)["cluster"], "num_gpus": n})
         try:
-            best = search_plans(scen.job, sub, top=1).best
+            best = search_plans(step_job(scen.job), sub, top=1).best
             rates.append(best.tokens_per_s)
             plans.append(plan_text(best.plan))
         except InfeasiblePlan as exc:

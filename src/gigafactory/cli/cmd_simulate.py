@@ -35,11 +35,20 @@ HEADLINE_ROWS: list[tuple[str, str, str]] = [
     ("site_fits", "site supply verdict (fits)", ""),
     ("energy_mwh", "energy of the training run", "MWh"),
     ("capex_usd", "capex", "$"),
+    ("capex_per_gpu_usd", "capex per GPU, all in", "$"),
     ("opex_usd_per_year", "opex", "$/year"),
     ("usd_per_run", "cost of the run at cost (capex share + opex)", "$"),
     ("usd_per_run_rented", "same run rented (reserved rates)", "$"),
     ("usd_per_million_tokens", "cost per million trained tokens", "$"),
 ]
+
+
+def money(x: float) -> str:
+    """$6.19B, $284M, $8.70."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"${x / scale:,.3g}{suffix}"
+    return f"${x:,.2f}"
 
 
 def headline_table(head: dict, title: str) -> Table:
@@ -55,6 +64,8 @@ def headline_table(head: dict, title: str) -> Table:
             text = f"{v:.1%}"
         elif isinstance(v, bool):
             text = "yes" if v else "[red]NO[/]"
+        elif unit.startswith("$") and isinstance(v, int | float):
+            text = money(float(v))
         elif isinstance(v, int | float):
             text = fmt(float(v))
         else:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from .cmd_cost import design
-from .common import console, friendly, print_json
+from .common import console, design, friendly, print_json
 
 
 def register(app: typer.Typer) -> None:

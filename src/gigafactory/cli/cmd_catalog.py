@@ -8,10 +8,10 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from .. import catalog, yamlio
-from ..errors import SpecError, unknown
+from .. import catalog
+from ..errors import unknown
 from ..resolve import load_scenario, scenario_to_dict
-from .common import console, fmt, friendly, print_json
+from .common import console, fmt, friendly, parse_sets, print_json
 
 #: columns shown by `catalog list` per kind: (header, dotted field)
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -133,17 +133,6 @@ def register(app: typer.Typer) -> None:
             print_json(scenario_to_dict(s))
             return
         console.print(scenario_tree(scenario_to_dict(s), s.name))
-
-
-def parse_sets(items: list[str]) -> dict[str, Any]:
-    """Parse ``--set path=value`` options (values parsed as YAML scalars)."""
-    out: dict[str, Any] = {}
-    for it in items:
-        if "=" not in it:
-            raise SpecError("--set", f"expected path=value, got {it!r}")
-        k, v = it.split("=", 1)
-        out[k.strip()] = yamlio.load(v)
-    return out
 
 
 def scenario_tree(d: dict[str, Any], title: str) -> Tree:

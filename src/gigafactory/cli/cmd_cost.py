@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.table import Table
 
-from ..errors import SpecError
-from ..resolve import cluster as resolve_cluster
-from ..resolve import load_scenario
-from .cmd_catalog import parse_sets
-from .common import console, friendly, print_json
-
-
-def design(scenario: str | None, cluster: str | None, sets: list[str]) -> Any:
-    """A Scenario (from --scenario, or the default) or a bare Cluster (from --cluster)."""
-    if scenario and cluster:
-        raise SpecError("--cluster", "give either --scenario or --cluster, not both")
-    if cluster:
-        if sets:
-            raise SpecError("--set", "applies to scenarios; use --scenario with --set")
-        return resolve_cluster(cluster)
-    return load_scenario(scenario, parse_sets(sets))
+from .common import console, design, friendly, print_json
 
 
 def _m(x: float) -> str:

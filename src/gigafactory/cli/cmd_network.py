@@ -8,22 +8,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..errors import SpecError
-from .common import console, fmt, friendly, print_json
+from .common import console, design, fmt, friendly, print_json
 
 
-def _cluster(name: str | None, scenario: str | None, sets: dict[str, Any]):
-    from .. import resolve
-
-    if name and scenario:
-        raise SpecError("--cluster", "give --cluster or --scenario, not both")
-    if scenario or not name:
-        return resolve.load_scenario(scenario, sets or None).cluster
-    over = {k.removeprefix("cluster."): v for k, v in sets.items()}
-    return resolve.cluster({"use": name, **over} if over else name)
+def _cluster(name: str | None, scenario: str | None, sets: list[str]):
+    d = design(scenario, name, sets)
+    return d.cluster if hasattr(d, "cluster") else d
 
 
-def _design(arg: str, sets: dict[str, Any]):
+def _design(arg: str, sets: list[str]):
     """--compare takes a cluster name or a scenario file."""
     if Path(arg).is_file() or arg.endswith((".yaml", ".yml")):
         return _cluster(None, arg, sets)
@@ -71,12 +64,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The fabric as built: switches, links and optics per tier, bisection, latency, ECMP vs adaptive."""
         from ..network import network
-        from .cmd_catalog import parse_sets
-
-        sets = parse_sets(set_)
-        designs = [_cluster(cluster, scenario, sets)]
+        designs = [_cluster(cluster, scenario, set_)]
         if compare:
-            designs.append(_design(compare, sets))
+            designs.append(_design(compare, set_))
         reports = [network(c, seed=seed, planes=planes).summary() for c in designs]
         if json_out:
             print_json(reports[0] if len(reports) == 1 else reports)

@@ -6,13 +6,9 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from ..errors import SpecError
 from ..fleet.power import Item
 from ..fleet.power_report import PowerReport, power
-from ..resolve import cluster as resolve_cluster
-from ..resolve import load_scenario
-from .cmd_catalog import parse_sets
-from .common import console, fmt, friendly, print_json
+from .common import console, design, fmt, friendly, print_json
 
 
 def _w(x: float) -> str:
@@ -92,9 +88,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Power budget tree (GPUs -> servers -> racks -> fabric -> cooling -> site), swings, site verdict."""
-        if scenario and cluster:
-            raise SpecError("--cluster", "give either --scenario or --cluster, not both")
-        target = resolve_cluster(cluster) if cluster else load_scenario(scenario, parse_sets(set_))
+        target = design(scenario, cluster, set_)
         r = power(target, site=site, smoothing=smoothing, interruptions_per_day=interruptions, run_hours=hours)
         if json_out:
             print_json(r.to_dict())

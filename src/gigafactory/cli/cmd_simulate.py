@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .cmd_catalog import parse_sets
-from .common import console, err_console, fmt, friendly, print_json
+from .common import console, err_console, fmt, friendly, parse_sets, print_json
 
 HEADLINE_ROWS: list[tuple[str, str, str]] = [
     # (key, label, unit)

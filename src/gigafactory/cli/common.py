@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from ..errors import GigafactoryError
+from .. import yamlio
+from ..errors import GigafactoryError, SpecError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -60,3 +61,32 @@ def fmt(x: float, digits: int = 3) -> str:
     if ax >= 1e5 or (ax < 1e-3 and ax > 0):
         return f"{x:.{digits}g}"
     return f"{x:,.{max(0, digits - len(str(int(ax))))}f}" if ax >= 1 else f"{x:.{digits}g}"
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """Parse ``--set path=value`` options (values parsed as YAML scalars: 5e4 is a number)."""
+    out: dict[str, Any] = {}
+    for it in items:
+        if "=" not in it:
+            raise SpecError("--set", f"expected path=value, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k.strip()] = yamlio.load(v)
+    return out
+
+
+def design(scenario: str | None, cluster: str | None, sets: list[str]) -> Any:
+    """What `--scenario FILE | --cluster NAME [--set ...]` name: a Scenario (the built-in default when
+    neither is given) or a bare Cluster. With --cluster, --set takes cluster fields (``cluster.tiers=2`` or ``tiers=2``)."""
+    from ..resolve import apply_overrides, load_scenario
+    from ..resolve import cluster as build_cluster
+
+    if scenario and cluster:
+        raise SpecError("--cluster", "give either --scenario or --cluster, not both")
+    over = parse_sets(sets)
+    if not cluster:
+        return load_scenario(scenario, over)
+    bad = [k for k in over if k.split(".")[0] in ("site", "job", "plan", "policies", "name")]
+    if bad:
+        raise SpecError("--set", f"{bad[0]!r}: with --cluster only cluster fields can be set; use --scenario")
+    sub = {k.removeprefix("cluster."): v for k, v in over.items()}
+    return build_cluster(apply_overrides({"use": cluster}, sub) if sub else cluster)

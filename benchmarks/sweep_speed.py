@@ -4,7 +4,9 @@ local process pool on every core, results written to Parquet chunks as in a real
 Run: .venv/bin/python benchmarks/sweep_speed.py [--points 10000] [--evaluator twin|spec] [--workers N]
 The default evaluator is the full twin (gigafactory.twin.simulate(...).headline()) when it runs
 here, else the first-order `spec_point` evaluator (scenario resolution + first-order figures),
-which measures the sweep machinery itself. Axes: GPU count, power cap and training tokens.
+which measures the sweep machinery itself. Axes: GPU count (16 sizes, 16k-139k), power cap (6
+values) and training tokens (log-uniform): a random sample, so designs repeat and the planner's memo
+in each worker serves repeats.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def main() -> None:
         "objectives": ["days_to_model_p50", "capex_usd", "peak_mw"] if ev == "twin"
         else ["ideal_days", "gpu_capex_usd", "facility_mw"],
         "set": {"site.grid_mw": 600},
-        "axes": {"cluster.num_gpus": {"low": 16384, "high": 131072, "step": 8},
-                 "cluster.gpu.power_cap_w": {"low": 450, "high": 700},
+        # the sizes and caps a planner compares (16 x 6 designs), each at a random token budget
+        "axes": {"cluster.num_gpus": [8192 * k for k in range(2, 18)],
+                 "cluster.gpu.power_cap_w": [450, 500, 550, 600, 650, 700],
                  "job.tokens": {"low": 5e12, "high": 2e13, "log": True}},
     }
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,8 +28,8 @@ from .errors import InfeasiblePlan
 from .resolve import build, load_scenario, scenario_from_dict, scenario_to_dict
 from .specs import Scenario
 
-#: how many cluster sizes the growing job is re-planned at while racks arrive (plus full size)
-GROWTH_STEPS = 8
+#: the growing job is re-planned at 1/GROWTH_STEPS, 2/GROWTH_STEPS, ... of the cluster as racks arrive
+GROWTH_STEPS = 4
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -138,8 +138,13 @@ def simulate(
     *,
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
+    detail: bool = True,
 ) -> TwinResult:
-    """Run a scenario end to end (the built-in Colossus-class default when none is given)."""
+    """Run a scenario end to end (the built-in Colossus-class default when none is given).
+
+    ``detail=False`` (sweeps) skips what only the report shows — the reliability what-ifs and the
+    simulated-optimum checkpoint search; the headline figures are the same either way.
+    """
     from .fleet.build import bringup
     from .fleet.cost import cost
     from .fleet.goodput import goodput
@@ -167,7 +172,8 @@ def simulate(
     say("reliability")
     t0 = time.perf_counter()
     # only the GPUs the plan uses can interrupt the job; idle ones serve as spares
-    gp = goodput(scen, days=failure_free_days, step_s=step.step_s, gpus=step.plan.gpus)
+    gp = goodput(scen, days=failure_free_days, step_s=step.step_s, gpus=step.plan.gpus,
+                 whatifs=detail, optimize=detail)
     t["goodput"] = time.perf_counter() - t0
 
     say("power")
@@ -193,13 +199,17 @@ def simulate(
 def grow(scen: Scenario, bu: Any, full_step: Any, gp: Any, search_plans: Callable[..., Any]) -> Growth:
     """Train on the GPUs that are up, re-planning at each size, until the job's tokens are done.
 
-    Sizes are GROWTH_STEPS equal fractions of the cluster rounded down to whole NVLink domains.
+    Sizes are GROWTH_STEPS equal fractions of the cluster and the sizes on the first training day,
+    rounded down to whole NVLink domains.
     Throughput at each size is the failure-free tokens/s of the best plan there, times the
     goodput of the full-size run (p50 for the median schedule, p10 for the pessimistic one).
     """
     c = scen.cluster
     dom = c.domain_size
-    sizes = sorted({max(dom, int(c.num_gpus * k / GROWTH_STEPS) // dom * dom) for k in range(1, GROWTH_STEPS)})
+    fracs = {k / GROWTH_STEPS for k in range(1, GROWTH_STEPS)}
+    # also the sizes at which training starts (p50 and p90 schedules), so it starts when bring-up says
+    starts = {float(bu.gpus_at(bu.first_training_day[q], q, training=False)) / c.num_gpus for q in ("p50", "p90")}
+    sizes = sorted({max(dom, int(c.num_gpus * f) // dom * dom) for f in fracs | starts})
     sizes = [n for n in sizes if n < c.num_gpus] + [c.num_gpus]
     rates, plans = [], []
     for n in sizes[:-1]:

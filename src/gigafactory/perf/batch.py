@@ -39,6 +39,9 @@ def evaluate_batch(
     gpu = cluster.gpu
     h = hier or hierarchy(cluster)
     f = {k: np.asarray(P[k], dtype=float) for k in FIELDS}
+    # optional: fraction of a stage's layers recomputed under full recompute (Megatron block method,
+    # --recompute-num-layers); 1 = every layer, as the planner's plans and torchtitan's full AC
+    rcf = f["rcf"] = np.asarray(P.get("rcf", 1.0), dtype=float)
     tp, pp, v, cp, ep, dp, mbs, rc = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "rc"))
     zero, sp, tpo = f["zero"], f["sp"] > 0, f["tpo"] > 0
     s, B, H = float(job.seq_len), float(job.global_batch), float(a.hidden)
@@ -91,22 +94,22 @@ def evaluate_batch(
         fwd_gemm = t_attn_lin + t_mlp_f
         fwd = fwd_gemm + t_core + e_bytes / hbm + ov
         bwd = 2 * fwd_gemm + bwd_a * t_core + bwd_e * e_bytes / hbm + ov
-        re = np.where(rc == 2, fwd, np.where(rc == 1, t_core, 0.0))
+        re = np.where(rc == 2, rcf * fwd, np.where(rc == 1, t_core, 0.0))
         return fwd, bwd + re
 
     fd, bd = layer(t_mlp, e_dense, ov)
-    fm, bm = layer(t_moe_mlp, e_moe, ov + c.moe_overhead_s) if a.moe_layers else (0.0, 0.0)
+    fm, bm = layer(t_moe_mlp, e_moe, ov + c.moe_overhead_s * a.experts / ep) if a.moe_layers else (0.0, 0.0)
 
     # ---- communication per layer per micro-batch
     S_tp = T * H * 2.0
-    n_tp_coll = 8 + np.where(rc == 2, 4, 0)
+    n_tp_coll = 8 + np.where(rc == 2, 4 * rcf, 0)
     t_tp = n_tp_coll * rs_time(h, S_tp, tp, 1) * (1 - c.overlap_tp * tpo)
     kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp
     t_cp_step = p2p_time(h, T * 2 * kv_local * 2.0, tp)
     t_cp = np.where(cp > 1, np.maximum(0, (cp - 1) * t_cp_step - t_core) + np.maximum(0, 2 * (cp - 1) * t_cp_step - bwd_a * t_core), 0.0)
     if a.moe_layers:
         t_a2a = moe_a2a_time(h, T / tp * H * 2.0, ep, a.top_k)
-        t_ep = (4 + np.where(rc == 2, 2, 0)) * t_a2a * (1 - c.overlap_ep)
+        t_ep = (4 + np.where(rc == 2, 2 * rcf, 0)) * t_a2a * (1 - c.overlap_ep)
     else:
         t_ep = 0.0
 
@@ -173,7 +176,7 @@ def evaluate_batch(
     mf = model_flops_per_token(job.model, job.seq_len, causal=True)
     out["model_tflops_per_gpu"] = mf * tok / N / 1e12
     out["mfu"] = out["model_tflops_per_gpu"] * 1e12 / (gpu.peak(job.precision) * 1e12)
-    extra = np.where(rc == 2, _recompute_flops(a, s, "full"), np.where(rc == 1, _recompute_flops(a, s, "selective"), 0.0))
+    extra = np.where(rc == 2, rcf * _recompute_flops(a, s, "full"), np.where(rc == 1, _recompute_flops(a, s, "selective"), 0.0))
     out["hfu"] = out["mfu"] * (mf + extra) / mf
     for key in ("weights", "grads", "optimizer", "activations", "total", "capacity"):
         out[f"mem_{key}"] = mem[key] / 1e9

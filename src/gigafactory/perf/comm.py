@@ -15,11 +15,12 @@ Every function accepts numpy arrays (one entry per plan) as well as scalars.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
 from .. import catalog
+from ..errors import SpecError
 from ..specs import Cluster
 
 
@@ -30,11 +31,12 @@ class Hierarchy:
     domain: int  # GPUs per NVLink domain
     nvl_gbs: float  # achieved NVLink bandwidth per GPU (large messages)
     nvl_lat_s: float
-    so_gbs: float  # achieved scale-out bandwidth per GPU (NICs x speed x efficiency x collisions)
+    so_gbs: float  # achieved scale-out bandwidth per GPU for rings (NICs x speed x NCCL eff x contention)
     so_lat_s: float  # NIC-to-NIC latency across the tiers
     half_bytes: float  # message size at half bandwidth
     a2a_eff: float  # all-to-all efficiency relative to ring collectives
     tiers: int
+    a2a_so_frac: float = 1.0  # scale-out all-to-all bandwidth over the ring's (routing collisions, oversubscription)
 
 
 @cache
@@ -56,24 +58,39 @@ def tiers_needed(cluster: Cluster) -> int:
 
 
 def hierarchy(cluster: Cluster) -> Hierarchy:
-    """The network levels of a cluster, as the step engine sees them (one place to wire in
-    per-tier bandwidths from gigafactory.network later)."""
+    """The network levels of a cluster as the step engine sees them, from the fabric as built
+    (:func:`gigafactory.network.topology.build_topology`) and its flow-level contention
+    (:func:`gigafactory.network.contention.effective_fraction`); memoised per cluster."""
+    return _hierarchy(cluster.model_dump_json())
+
+
+@lru_cache(maxsize=512)
+def _hierarchy(cluster_json: str) -> Hierarchy:
+    from ..network.contention import effective_fraction
+    from ..network.topology import build_topology
+
+    cluster = Cluster.model_validate_json(cluster_json)
     su, fab = cluster.scale_up, cluster.fabric
-    tiers = tiers_needed(cluster)
-    collide = _k("fabric-collisions", "adaptive" if fab.adaptive_routing else "static")
-    so = cluster.scale_out_gbs_per_gpu * _k("nccl", "scaleout_eff") * collide
-    if tiers > 1 and cluster.oversubscription > 1.0:
-        so /= cluster.oversubscription ** (1.0 / tiers)  # only the top tier is oversubscribed
-    hops = 2 * tiers - 1
+    common = dict(domain=cluster.domain_size, nvl_gbs=su.bw_gbs * _k("nccl", "nvlink_eff"), nvl_lat_s=su.latency_us * 1e-6,
+                  half_bytes=_k("nccl", "half_bw_bytes"), a2a_eff=_k("nccl", "a2a_eff"))
+    try:
+        topo = build_topology(cluster)
+    except SpecError:  # a fabric that cannot be built (the network command says why): NIC line rate, no contention
+        tiers = tiers_needed(cluster)
+        lat = fab.nic_latency_us * 1e-6 + (2 * tiers - 1) * fab.hop_latency_ns * 1e-9
+        return Hierarchy(so_gbs=cluster.scale_out_gbs_per_gpu * _k("nccl", "scaleout_eff"), so_lat_s=lat, tiers=tiers,
+                         **common)
+    routing = "adaptive" if fab.adaptive_routing else "ecmp"
+    # rings (DP, PP, CP) follow the topology order, as NCCL builds them: NCCL spreads a ring over several
+    # channels, so the aggregate rate counts; an all-to-all waits for its slowest flow (completion)
+    ring = effective_fraction(topo, "dp-allreduce", routing, metric="throughput")
+    a2a = effective_fraction(topo, "all-to-all", routing, metric="completion")
     return Hierarchy(
-        domain=cluster.domain_size,
-        nvl_gbs=su.bw_gbs * _k("nccl", "nvlink_eff"),
-        nvl_lat_s=su.latency_us * 1e-6,
-        so_gbs=so,
-        so_lat_s=2 * fab.nic_latency_us * 1e-6 + hops * fab.hop_latency_ns * 1e-9,
-        half_bytes=_k("nccl", "half_bw_bytes"),
-        a2a_eff=_k("nccl", "a2a_eff"),
-        tiers=tiers,
+        so_gbs=topo.tier_bw_gbs(1) * _k("nccl", "scaleout_eff") * ring,
+        so_lat_s=topo.latency_us() * 1e-6,
+        tiers=topo.tiers,
+        a2a_so_frac=min(1.0, a2a / max(ring, 1e-9)),
+        **common,
     )
 
 
@@ -113,7 +130,7 @@ def all_to_all_time(h: Hierarchy, nbytes, n, stride=1):
     inside = nbytes * (g - 1) / n_
     outside = nbytes * (n_ - g) / n_
     t_in = inside / (_bw(h, h.nvl_gbs, nbytes / n_) * h.a2a_eff) + h.nvl_lat_s
-    t_out = outside / (_bw(h, h.so_gbs, nbytes / n_) * h.a2a_eff) + np.where(d > 1, h.so_lat_s, 0.0)
+    t_out = outside / (_bw(h, h.so_gbs, nbytes / n_) * h.a2a_eff * h.a2a_so_frac) + np.where(d > 1, h.so_lat_s, 0.0)
     return np.where(n_ > 1, np.maximum(t_in, t_out), 0.0)
 
 
@@ -139,5 +156,5 @@ def moe_a2a_time(h: Hierarchy, token_bytes, ep, top_k: int):
     intra = token_bytes * top_k * (g - 1) / n
     remote = token_bytes * (d - 1) * (1 - (1 - 1 / d) ** top_k)
     t_in = intra / (_bw(h, h.nvl_gbs, intra / np.maximum(g - 1, 1)) * h.a2a_eff) + h.nvl_lat_s
-    t_out = remote / (_bw(h, h.so_gbs, remote / np.maximum(d - 1, 1)) * h.a2a_eff) + np.where(d > 1, h.so_lat_s, 0.0)
+    t_out = remote / (_bw(h, h.so_gbs, remote / np.maximum(d - 1, 1)) * h.a2a_eff * h.a2a_so_frac) + np.where(d > 1, h.so_lat_s, 0.0)
     return np.where(n > 1, np.maximum(t_in, t_out), 0.0)

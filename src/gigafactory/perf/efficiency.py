@@ -35,7 +35,7 @@ class Calibration:
     attn_eff: dict[str, float]  # FlashAttention efficiency per architecture, of the bf16 peak
     gemm_dim_half: float
     layer_overhead_s: float
-    moe_overhead_s: float
+    moe_overhead_s: float  # per local expert per MoE layer, forward and backward each
     overlap_dp: float
     overlap_tp: float
     overlap_ep: float
@@ -72,7 +72,7 @@ def calibration() -> Calibration:
         attn_eff={**{k: float(v) for k, v in fixed["attn_eff"].items()}, **{k: float(v) for k, v in c["attn_eff"].items()}},
         gemm_dim_half=float(c["gemm_dim_half"]),
         layer_overhead_s=float(c["layer_overhead_us"]) * 1e-6,
-        moe_overhead_s=float(c.get("moe_layer_overhead_us", 0.0)) * 1e-6,
+        moe_overhead_s=float(c.get("moe_local_expert_overhead_us", 0.0)) * 1e-6,
         lowp_ratio=float(c["lowp_ratio"]),
         fa2_slowdown={k: float(v) for k, v in fixed["fa3_speedup_over_fa2"].items()},
         overlap_dp=float(o["dp"]),

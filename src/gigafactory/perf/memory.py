@@ -24,8 +24,10 @@ from .efficiency import const
 from .params import Arch
 
 
-def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: bool = False):
-    """Bytes kept for backward per token per layer (before multiplying by tokens in flight)."""
+def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: bool = False, rcf=1.0):
+    """Bytes kept for backward per token per layer (before multiplying by tokens in flight); under full
+    recompute a fraction ``rcf`` of the layers is recomputed (Megatron ``--recompute-num-layers``), the
+    rest keep everything."""
     tp = np.asarray(tp, dtype=float)
     H = a.hidden
     whole = 8 * H + (2 * H if a.gpt_style else 0)
@@ -45,7 +47,7 @@ def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: 
         selective = (whole - 4 * H) / sp_div + (split - act_out - up) / tp
     else:  # Korthikanti et al. 2022: attention core only
         selective = whole / sp_div + split / tp
-    full = 2 * H / sp_div
+    full = rcf * 2 * H / sp_div + (1 - np.asarray(rcf)) * none
     return np.where(rc == 2, full, np.where(rc == 1, selective, none))
 
 
@@ -65,8 +67,9 @@ def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dens
     opt = ob * (np.where(zero >= 1, Pd / sd, Pd) + np.where(zero >= 1, Pe / se, Pe))
 
     s = float(job.seq_len)
-    per_d = activation_bytes_per_token(a, tp, sp, rc, flash, s, False)
-    per_m = activation_bytes_per_token(a, tp, sp, rc, flash, s, True) if a.moe_layers else 0.0
+    rcf = f.get("rcf", 1.0)
+    per_d = activation_bytes_per_token(a, tp, sp, rc, flash, s, False, rcf)
+    per_m = activation_bytes_per_token(a, tp, sp, rc, flash, s, True, rcf) if a.moe_layers else 0.0
     layer_tokens = T * (n_dense * per_d + n_moe * per_m) / np.maximum(Ls, 1)  # mean layer of the stage
     # full recompute re-materialises one layer's activations during its backward
     work = np.where(rc == 2, T * np.maximum(activation_bytes_per_token(a, tp, sp, 1, flash, s, a.moe_layers > 0), 0), 0.0)

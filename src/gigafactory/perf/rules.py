@@ -18,7 +18,7 @@ REASONS = {
     4: "global batch is not a multiple of dp x micro-batch",
     5: "more pipeline stages (pp x vpp) than layers",
     6: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
-    7: "ep must divide the experts and dp x cp (and be 1 for dense models)",
+    7: "ep must divide the experts and tp x cp x dp (and be 1 for dense models)",
     8: "sequence is not divisible by 2 x cp (load-balanced context parallelism)",
     9: "does not fit in GPU memory",
     10: "cannot beat the best plans found (matmul FLOPs at peak GEMM efficiency take longer)",
@@ -45,7 +45,7 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
     m = job.global_batch // np.maximum(dp * mbs, 1)
     mark((v > 1) & ((pp == 1) | (m % pp != 0)), 6)
     if a.moe_layers:
-        mark((a.experts % ep != 0) | ((dp * cp) % ep != 0), 7)
+        mark((a.experts % ep != 0) | ((tp * dp * cp) % ep != 0), 7)  # expert TP 1: EP folds over TP x CP x DP
     else:
         mark(ep != 1, 7)
     mark((cp > 1) & (job.seq_len % (2 * cp) != 0), 8)

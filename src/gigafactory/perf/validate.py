@@ -34,6 +34,7 @@ from ..specs import Cluster, Job, Model, Plan
 from .batch import RECOMPUTE, evaluate_batch
 from .efficiency import Calibration
 from .params import hardware_flops_per_token, model_flops_per_token
+from .pipeline import stage_layers
 from .rules import REASONS, reject_codes
 from .step import plan_arrays
 
@@ -55,6 +56,7 @@ class Prepared:
     causal: bool
     notes: list[str] = field(default_factory=list)
     attn_kernel: str = "best"
+    rc_auto: bool = False  # recompute unpublished: full recompute may cover only the layers memory needs
 
 
 def source_group(src: str) -> str:
@@ -198,13 +200,36 @@ def prepare(r: dict[str, str]) -> Prepared:
         id=r["id"], gpu=r["gpu_id"].strip(), source=group, metric=metric, measured=float(r["measured_value"]),
         job=job, cluster=cluster, plans=plan_list, P=P, flash=not old_megatron,
         causal="Megatron-Bridge" in src, notes=notes, attn_kernel="fa2" if titan else "best",
+        rc_auto=len(rc_opts) > 1,
     )
+
+
+def _partial_recompute(p: Prepared, out: dict[str, np.ndarray]) -> np.ndarray:
+    """Fraction of each full-recompute plan's stage layers that must be recomputed to fit memory
+    (Megatron's block method, ``--recompute-num-layers``), rounded up to whole layers; 1 elsewhere.
+    Activation memory is linear in that fraction, so it interpolates the no-recompute and full totals."""
+    rcf = np.ones(len(p.plans))
+    cap = out["mem_capacity"]
+    for i, pl in enumerate(p.plans):
+        if pl.recompute != "full":
+            continue
+        j = next((j for j, q in enumerate(p.plans) if q.recompute == "none" and q.mbs == pl.mbs), None)
+        if j is None:
+            continue
+        span = out["mem_total"][j] - out["mem_total"][i]
+        frac = float(np.clip((out["mem_total"][j] - cap[i]) / span, 0.0, 1.0)) if span > 0 else 1.0
+        layers = float(stage_layers(p.job.model.layers, pl.pp, pl.vpp))
+        rcf[i] = max(1.0, np.ceil(frac * layers - 1e-9)) / layers
+    return rcf
 
 
 def predict(p: Prepared, calib: Calibration | None = None) -> tuple[float, int, str]:
     """Predicted metric, index of the chosen plan, and a note on the choice."""
     codes = reject_codes(p.job, p.cluster, p.P)
     out = evaluate_batch(p.job, p.cluster, p.P, calib=calib, flash=p.flash, attn_kernel=p.attn_kernel)
+    if p.rc_auto:
+        P = {**p.P, "rcf": _partial_recompute(p, out)}
+        out = evaluate_batch(p.job, p.cluster, P, calib=calib, flash=p.flash, attn_kernel=p.attn_kernel)
     fits = (out["mem_total"] <= out["mem_capacity"]) & (codes == 0)
     note = ""
     if len(p.plans) == 1:

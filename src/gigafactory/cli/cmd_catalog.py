@@ -86,6 +86,8 @@ def register(app: typer.Typer) -> None:
                 cells = [r["id"], str(r.get("name", ""))]
                 for _, f in COLUMNS[k]:
                     v = _get(r, f)
+                    if isinstance(v, dict) and "use" in v:  # a catalog entry with overrides
+                        v = f"{v['use']} (modified)"
                     cells.append("" if v is None else fmt(v) if isinstance(v, int | float) else str(v))
                 t.add_row(*cells)
             console.print(t)

@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/fit_calibration.py [--data ../shared/groundtruth/train.csv] [--write] [--cv]
 
-Parameters (all global, none per row or per model; 12 on train.csv): bf16 GEMM efficiency per GPU
-family, one low-precision/bf16 efficiency ratio shared by all families and fp8 recipes,
+Parameters (all global, none per row or per model; 11 on train.csv): bf16 GEMM efficiency per GPU
+family (Blackwell Ultra shares Blackwell's), one low-precision/bf16 efficiency ratio shared by all families and fp8 recipes,
 FlashAttention efficiency per architecture (Hopper, Blackwell; Ampere is sourced), the GEMM size at
 half efficiency (one shape curve), a fixed overhead per layer and per MoE layer (dropless routing's
 host sync and the permute/grouped-GEMM kernel launches), and the overlap fractions of DP and TP
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from gigafactory.perf.efficiency import ATTN_FAMILY, Calibration, calibration
+from gigafactory.perf.efficiency import ATTN_FAMILY, GEMM_FAMILY, Calibration, calibration
 from gigafactory.perf.validate import predict, prepare_all, read_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ EFF_BOUNDS = (0.2, 0.95)
 
 
 def keys_in_data(prepared) -> tuple[list[str], list[str]]:
-    g = sorted({p.cluster.gpu.family for p in prepared})
+    g = sorted({GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared})
     a = sorted({ATTN_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared if p.flash})
     return g, a
 
@@ -110,7 +110,7 @@ def _fold(args) -> tuple[str, list[float], list[str], list[str]]:
     # fitted value, as a new GPU would: nothing fitted on the held-out rows leaks into the test
     gk, ak = keys_in_data(train)
     ge, ae = dict(c.gemm_eff), dict(c.attn_eff)
-    for fam in {p.cluster.gpu.family for p in test} - set(gk):
+    for fam in {GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in test} - set(gk):
         par = PARENT.get(fam)
         while par and par not in gk:
             par = PARENT.get(par)
@@ -150,7 +150,7 @@ def write_yaml(c: Calibration, n: int, summary: str, names: list[str], cv: str) 
         "compute:",
         f'  source: "{src}"',
         "  gemm_eff:  # bf16, large GEMMs, per GPU family",
-        *[f"    {k}: {v:.4f}" for k, v in sorted(c.gemm_eff.items())],
+        *[f"    {k}: {v:.4f}" for k, v in sorted(c.gemm_eff.items()) if k not in GEMM_FAMILY],
         f"  lowp_ratio: {c.lowp_ratio:.4f}  # fp8 / fp8-rowwise / mxfp8 / nvfp4 GEMM efficiency over bf16",
         "  attn_eff:  # FlashAttention, of the bf16 peak",
         *[f"    {k}: {c.attn_eff[k]:.4f}" for k in fitted_attn],

@@ -74,3 +74,16 @@ def test_more_gpus_more_throughput_less_per_gpu() -> None:
     assert big.tokens_per_s > 4 * small.tokens_per_s
     assert big.tokens_per_s_per_gpu <= small.tokens_per_s_per_gpu * 1.0001
     assert np.isfinite(big.step_s)
+
+
+def test_blackwell_ultra_gains_only_the_softmax_exponentials() -> None:
+    # B200 and B300 share the bf16 peak (2,250 TFLOP/s), HBM (8 TB/s), NVLink and the GEMM/attention
+    # efficiencies; B300's SFUs run 10.7e12 exp/s to B200's 5e12 (catalog/perf.yaml sfu-exp). One node,
+    # tp8, no recompute: the compute time differs by exactly the exps, one per causal score forward and
+    # one in the backward: 2 x (L=80) x (m=8 micro-batches) x s^2/2 x 64 heads / tp8 per GPU.
+    job = Job(model=model("llama3-70b"), tokens=1e12, seq_len=8192, global_batch=8, precision="bf16")
+    p = Plan(tp=8, pp=1, cp=1, dp=1, mbs=1, recompute="none", zero=1)
+    b200 = evaluate(job, row_cluster("b200", 8), p).breakdown["compute"]
+    b300 = evaluate(job, row_cluster("b300", 8), p).breakdown["compute"]
+    exps = 2 * 80 * 8 * 8192 * 8192 / 2 * 64 / 8
+    assert b200 - b300 == pytest.approx(exps / 5.0e12 - exps / 10.7e12, rel=1e-6)

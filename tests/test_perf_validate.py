@@ -26,12 +26,12 @@ def report() -> dict:
 def test_every_row_predicted_and_accuracy_holds(report: dict) -> None:
     assert report["n"] + len(report["skipped"]) == 142
     assert report["skipped"] == []
-    # regression guard on the fitted calibration (12 global parameters; measured 10.6% overall,
-    # worst GPU type b300 (3 rows) at 23.1%, gb200 15.0%; targets: 10% overall, 15% per GPU)
-    assert report["mape_pct"] <= 10.8
+    # regression guard on the fitted calibration (11 global parameters; measured 10.7% overall,
+    # worst GPU type b300 (3 rows) at 23.0%, gb200 14.3%, gb300 14.0%; targets: 10% overall, 15% per GPU)
+    assert report["mape_pct"] <= 10.9
     for gpu, v in report["by_gpu"].items():
-        assert v["mape_pct"] <= (23.5 if gpu == "b300" else 15.2), gpu
-    assert report["by_gpu"]["a100-sxm-80gb"]["mape_pct"] <= 2.5
+        assert v["mape_pct"] <= (23.5 if gpu == "b300" else 14.6), gpu
+    assert report["by_gpu"]["a100-sxm-80gb"]["mape_pct"] <= 2.2
 
 
 def test_validate_json_schema(tmp_path: Path) -> None:

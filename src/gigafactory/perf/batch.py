@@ -13,7 +13,7 @@ import numpy as np
 from ..specs import Cluster, Job
 from .comm import Hierarchy, all_gather_time, all_reduce_time, hierarchy, moe_a2a_time, p2p_time
 from .comm import reduce_scatter_time as rs_time
-from .efficiency import Calibration, calibration, compute_clock_factor, const
+from .efficiency import Calibration, calibration, compute_clock_factor, const, exp_rate
 from .memory import memory_bytes
 from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
 from .pipeline import bubble_time, stage_layers
@@ -62,10 +62,13 @@ def evaluate_batch(
     # ---- one layer, one micro-batch, forward (per GPU)
     t_attn_lin = gemm(2 * T * a.p_attn / tp, np.minimum(np.minimum(H, a.q_dim / tp), T), a.p_attn / tp * bpe)
     attn_flops = 2 * T * s * a.heads * (a.d_qk + a.d_v) * 0.5 / tp  # causal, as FlashAttention runs it
-    if flash:
+    if flash:  # tensor-core work at the kernel's efficiency + one softmax exponential per causal score on
+        # the SFUs (not hidden behind the MMAs: FA-3/FA-4 overlap only part of it; Blackwell Ultra doubles it)
         t_core = attn_flops / (peak16 * c.attn(gpu, attn_kernel))
+        t_sfu = T * s * a.heads * 0.5 / tp / (exp_rate(gpu) * clock)
     else:  # unfused (pre-2022 Megatron): batched GEMMs over the whole score matrix + softmax traffic
         scores = T * s * a.heads / tp
+        t_sfu = 0.0
         t_core = gemm(2 * attn_flops, float(a.d_qk), 0.0) + scores * const("attention", "unfused_score_bytes") / hbm
     t_mlp = gemm(2 * T * a.p_mlp_dense / tp, np.minimum(np.minimum(H, a.ffn_dense / tp), T), a.p_mlp_dense / tp * bpe)
     tok_sp = np.where(sp, T / tp, T)
@@ -92,9 +95,9 @@ def evaluate_batch(
 
     def layer(t_mlp_f, e_bytes, ov):
         fwd_gemm = t_attn_lin + t_mlp_f
-        fwd = fwd_gemm + t_core + e_bytes / hbm + ov
-        bwd = 2 * fwd_gemm + bwd_a * t_core + bwd_e * e_bytes / hbm + ov
-        re = np.where(rc == 2, rcf * fwd, np.where(rc == 1, t_core, 0.0))
+        fwd = fwd_gemm + t_core + t_sfu + e_bytes / hbm + ov
+        bwd = 2 * fwd_gemm + bwd_a * t_core + t_sfu + bwd_e * e_bytes / hbm + ov  # backward recomputes P = exp(S - L)
+        re = np.where(rc == 2, rcf * fwd, np.where(rc == 1, t_core + t_sfu, 0.0))
         return fwd, bwd + re
 
     fd, bd = layer(t_mlp, e_dense, ov)
@@ -106,7 +109,7 @@ def evaluate_batch(
     t_tp = n_tp_coll * rs_time(h, S_tp, tp, 1) * (1 - c.overlap_tp * tpo)
     kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp
     t_cp_step = p2p_time(h, T * 2 * kv_local * 2.0, tp)
-    t_cp = np.where(cp > 1, np.maximum(0, (cp - 1) * t_cp_step - t_core) + np.maximum(0, 2 * (cp - 1) * t_cp_step - bwd_a * t_core), 0.0)
+    t_cp = np.where(cp > 1, np.maximum(0, (cp - 1) * t_cp_step - t_core - t_sfu) + np.maximum(0, 2 * (cp - 1) * t_cp_step - bwd_a * t_core - t_sfu), 0.0)
     if a.moe_layers:
         t_a2a = moe_a2a_time(h, T / tp * H * 2.0, ep, a.top_k)
         t_ep = (4 + np.where(rc == 2, 2 * rcf, 0)) * t_a2a * (1 - c.overlap_ep)

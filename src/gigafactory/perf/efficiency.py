@@ -6,8 +6,9 @@ peak of its precision: small TP-split or per-expert GEMMs fill fewer SMs and reu
 (one shape curve for every family). Low-precision GEMMs (fp8, fp8-rowwise, mxfp8, nvfp4) reach
 ``lowp_ratio`` of the bf16 efficiency of their family: the same tensor cores at a higher peak,
 with scaling/epilogue work the peak leaves out; their casts are counted as HBM bytes in batch.py.
-FlashAttention runs at ``attn_eff`` of the bf16 peak per architecture (Blackwell Ultra shares
-Blackwell's kernels); Ampere's FA-2 figure is sourced, not fitted (no fused-attention Ampere runs).
+FlashAttention runs at ``attn_eff`` of the bf16 peak per architecture plus one softmax exp per score
+on the SFUs (catalog/perf.yaml sfu-exp, batch.py); Blackwell Ultra shares Blackwell's kernels (and its
+GEMM efficiency: GEMM_FAMILY); Ampere's FA-2 figure is sourced, not fitted (no fused-attention Ampere runs).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def precision_class(precision: str) -> str:
 
 
 ATTN_FAMILY = {"blackwell-ultra": "blackwell"}  # same tcgen05 FlashAttention kernels (cuDNN / FA-4)
+# Blackwell Ultra has Blackwell's 5th-generation tensor cores at the same dense bf16/fp8 peak: one GEMM
+# efficiency; its gains (2x SFU exponentials, 288 GB HBM) enter through the attention and memory terms
+GEMM_FAMILY = {"blackwell-ultra": "blackwell"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ class Calibration:
 
     def gemm(self, gpu: Gpu, precision: str) -> float:
         """Efficiency of a large GEMM at `precision` (of that precision's dense peak)."""
-        eff = self.gemm_eff.get(gpu.family, float(np.median(list(self.gemm_eff.values()))))
+        fam = GEMM_FAMILY.get(gpu.family, gpu.family)
+        eff = self.gemm_eff.get(fam, float(np.median(list(self.gemm_eff.values()))))
         return eff * (self.lowp_ratio if precision_class(precision) != "bf16" else 1.0)
 
     def attn(self, gpu: Gpu, kernel: str = "best") -> float:
@@ -85,6 +90,12 @@ def calibration() -> Calibration:
 def const(entry: str, key: str) -> float:
     """A physical constant from catalog/perf.yaml."""
     return float(catalog.entry("perf", entry)[key])
+
+
+def exp_rate(gpu: Gpu) -> float:
+    """Softmax exponentials per second of the special function units (catalog/perf.yaml: sfu-exp),
+    at the rated clock (scale by :func:`compute_clock_factor` for capped boards)."""
+    return const("sfu-exp", gpu.family)
 
 
 def compute_clock_factor(gpu: Gpu) -> float:

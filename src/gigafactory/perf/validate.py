@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .. import catalog
-from ..errors import GigafactoryError, SpecError
+from ..errors import GigafactoryError, SpecError, unknown
 from ..resolve import build
 from ..resolve import model as catalog_model
 from ..specs import Cluster, Job, Model, Plan
@@ -112,7 +112,8 @@ def _domain(n: int, per_domain: int, per_server: int) -> int:
 def row_cluster(gpu_id: str, n: int) -> Cluster:
     ref = catalog.entry("perf", "reference-systems")
     if gpu_id not in ref:
-        raise SpecError("gpu_id", f"no reference system for {gpu_id!r}", sorted(k for k in ref if k != "source"))
+        raise unknown("gpu", "GPU (with a reference system)", gpu_id,
+                      [k for k in ref if k not in ("source", "id", "note")])
     sys_ = ref[gpu_id]
     su = catalog.entry("scaleups", sys_["scale_up"])
     per_server = min(su["gpus_per_server"], n)

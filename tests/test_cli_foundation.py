@@ -71,3 +71,9 @@ def test_main_entry_point_exits_2_on_bad_input(capsys) -> None:
         main(["catalog", "list", "gpuz"])
     assert e.value.code == 2
     assert "did you mean 'gpus'" in capsys.readouterr().err
+
+
+def test_plan_unknown_gpu_is_one_line_exit_2() -> None:
+    r = run("plan", "--model", "llama3-8b", "--gpu", "h10", "--gpus", "8", "--gbs", "16", "--seq", "8192")
+    assert r.exit_code == 2
+    assert "did you mean 'h100-sxm'" in r.stderr and "storage_tbps" not in r.stderr

@@ -111,17 +111,17 @@ def _domain(n: int, per_domain: int, per_server: int) -> int:
 
 def row_cluster(gpu_id: str, n: int) -> Cluster:
     ref = catalog.entry("perf", "reference-systems")
-    if gpu_id not in ref:
-        raise unknown("gpu", "GPU (with a reference system)", gpu_id,
-                      [k for k in ref if k not in ("source", "id", "note")])
-    sys_ = ref[gpu_id]
+    systems = {k: v for k, v in ref.items() if isinstance(v, dict) and "scale_up" in v}
+    if gpu_id not in systems:
+        raise unknown("gpu", "GPU (with a reference system)", gpu_id, systems)
+    sys_ = systems[gpu_id]
     su = catalog.entry("scaleups", sys_["scale_up"])
     per_server = min(su["gpus_per_server"], n)
     dom = _domain(n, su["gpus_per_domain"], per_server)
     raw = {
         "id": f"{gpu_id}-x{n}", "name": f"{n} x {gpu_id}", "gpu": gpu_id, "num_gpus": n,
         "scale_up": {"use": sys_["scale_up"], "gpus_per_server": per_server, "gpus_per_domain": max(dom, per_server)},
-        "fabric": sys_["fabric"], "nics_per_gpu": sys_["nics_per_gpu"], "storage_tbps": 1.0, "cooling": "direct-liquid",
+        "fabric": sys_["fabric"], "nics_per_gpu": sys_["nics_per_gpu"], "storage_tbps": ref["storage_tbps"], "cooling": ref["cooling"],
     }
     return build("clusters", raw, "cluster")
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from gigafactory import resolve
 from gigafactory.errors import SpecError
-from gigafactory.fleet import cost as cm
 from gigafactory.fleet.cost import cost, crf, implied_rate, rental_cost
 
 
@@ -56,14 +55,11 @@ def test_small_cluster_line_by_line():
     assert rep.it_mw >= 1.3024 - 1e-9
 
 
-def test_fallback_fat_tree_counts():
-    # 1,024 endpoints on 128-port switches: 2 tiers; 1024/64 = 16 leaves, 1024/128 = 8 spines
-    sw, xcvr, cables = cm._fat_tree(small())
-    assert sw == {"tier1": 16, "tier2": 8}
-    assert cables == {"fiber": 2048} and xcvr == {"transceiver-400g": 4096}
-    # Colossus, 3 tiers: 100k/64 leaves, 100k/64 spines, 100k/128 cores = 3,908 (~5N/k)
-    sw3, _, _ = cm._fat_tree(resolve.cluster("colossus"))
-    assert sw3 == {"tier1": 1563, "tier2": 1563, "tier3": 782}
+def test_network_bom_counts_come_from_the_topology():
+    # Colossus as built (network.topology): 1,568 leaf + 1,568 spine + 784 core switches
+    rep = cost(resolve.cluster("colossus"))
+    switches = sum(x.qty for x in rep.capex if x.category == "network" and x.unit == "switch")
+    assert switches == 1568 + 1568 + 784
 
 
 def test_crf_by_hand():

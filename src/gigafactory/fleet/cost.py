@@ -148,47 +148,19 @@ def implied_rate(total_usd: float, gpus: int, hours: float) -> float:
 
 
 def _power(cluster: Cluster, pue: float) -> tuple[float, float, str]:
-    """(IT MW, facility MW, basis): from fleet.power when present, else the nameplate estimate."""
-    try:
-        from . import power as pw
+    """(IT MW, facility MW, basis) from the bottom-up power budget."""
+    from .power import budget
 
-        b = pw.budget(cluster, site_pue=pue)
-        return float(b.it_mw), float(b.facility_mw), "fleet.power budget (IT nameplate incl. network, storage)"
-    except (ImportError, AttributeError, TypeError):
-        su = cluster.scale_up
-        it_w = cluster.num_servers * (su.gpus_per_server * cluster.gpu.board_power_w + su.server_overhead_w)
-        return it_w / 1e6, it_w * pue / 1e6, "nameplate servers x (GPUs x board power + overhead) x PUE"
+    b = budget(cluster, site_pue=pue)
+    return float(b.it_mw), float(b.facility_mw), "fleet.power budget (IT nameplate incl. network, storage)"
 
 
-def _fat_tree(cluster: Cluster) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """Fallback switch/optic counts for a full fat tree when the network module is absent."""
-    n = cluster.num_gpus * cluster.nics_per_gpu
-    k = cluster.fabric.switch_radix
-    tiers = cluster.tiers or next(t for t in range(1, 8) if 2 * (k / 2) ** t >= n)
-    if n <= k:
-        tiers = 1
-    switches: dict[str, int] = {}
-    for t in range(1, tiers + 1):
-        top = t == tiers and tiers > 1
-        per = n / k if top else n / (k / 2) if tiers > 1 else 1
-        if top and cluster.oversubscription > 1:
-            per /= cluster.oversubscription
-        switches[f"tier{t}"] = math.ceil(per)
-    links = n * tiers  # endpoint links plus one per tier above
-    speed = f"{int(cluster.nic_speed_gbps)}g"
-    return switches, {f"transceiver-{speed}": 2 * links}, {"fiber": links}
+def _network_counts(cluster: Cluster) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Switches by tier, transceivers and cables by kind, counted from the topology as built."""
+    from ..network.topology import build_topology
 
-
-def _network_counts(cluster: Cluster) -> tuple[dict[str, int], dict[str, int], dict[str, int], str]:
-    try:
-        from ..network.topology import build_topology
-
-        t = build_topology(cluster)
-        return (dict(t.switches_by_tier), dict(t.transceivers_by_kind), dict(t.cables_by_kind),
-                "network.topology")
-    except ImportError:
-        s, x, c = _fat_tree(cluster)
-        return s, x, c, "fallback full fat tree (network.topology not available)"
+    t = build_topology(cluster)
+    return dict(t.switches_by_tier), dict(t.transceivers_by_kind), dict(t.cables_by_kind)
 
 
 def _optic_price(kind: str) -> tuple[float, str, bool]:
@@ -259,9 +231,7 @@ def _bill(c: Cluster, site: Site | None, it_mw: float, notes: list[str]) -> list
     lines = _compute_lines(c)
     lines.append(_line("racks", f"rack infrastructure ({c.cooling})", c.num_racks, "rack",
                        _price("rack_infra", c.cooling)))
-    sw, xcvr, cables, basis = _network_counts(c)
-    if "fallback" in basis:
-        notes.append(f"network counts: {basis}")
+    sw, xcvr, cables = _network_counts(c)
     fabric_key = c.fabric.id if c.fabric.id in catalog.entry("prices", "switches") else "default"
     for tier, n in sw.items():
         lines.append(_line("network", f"{c.fabric.id} switch, {tier}", n, "switch",

@@ -178,7 +178,8 @@ def simulate(
 
     say("power")
     t0 = time.perf_counter()
-    pw = power(scen, step_breakdown=step.breakdown, interruptions_per_day=gp.interruptions_per_day)
+    pw = power(scen, step_breakdown=step.breakdown, interruptions_per_day=gp.interruptions_per_day,
+               active_gpus=step.plan.gpus)
     t["power"] = time.perf_counter() - t0
 
     say("bring-up")

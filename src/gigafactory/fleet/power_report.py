@@ -8,7 +8,7 @@ sourced default in catalog/power.yaml and adds a note to the report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import resolve
@@ -150,6 +150,19 @@ def _reliability(scen: Scenario | None, cluster: Cluster, rate: float | None) ->
     return float(rate), restart_s, interval_s, stall_s, notes
 
 
+def _with_active(b: Budget, active_gpus: int | None, notes: list[str]) -> Budget:
+    """The job runs on `active_gpus` of the cluster's GPUs: the rest sit at idle draw and do not swing."""
+    load = b.load
+    if active_gpus is None or active_gpus >= load.num_gpus:
+        return b
+    if active_gpus < 1:
+        raise SpecError("active_gpus", f"must be at least 1, got {active_gpus}")
+    idle = (load.num_gpus - active_gpus) * load.gpu_idle_w
+    notes.append(f"the job runs on {active_gpus:,} of {load.num_gpus:,} GPUs; the rest draw idle power")
+    return replace(b, load=replace(load, num_gpus=active_gpus, other_active_w=load.other_active_w + idle,
+                                   other_idle_w=load.other_idle_w + idle))
+
+
 def power(
     target: Scenario | Cluster | str,
     *,
@@ -158,6 +171,7 @@ def power(
     smoothing: bool | None = None,
     interruptions_per_day: float | None = None,
     run_hours: float | None = None,
+    active_gpus: int | None = None,
     steps: int = 16,
     seed: int | None = None,
 ) -> PowerReport:
@@ -174,6 +188,7 @@ def power(
     notes: list[str] = []
     b = budget(cluster, site_pue=site_.pue if site_ else None, smoothing=smoothing)
     notes += list(b.notes)
+    b = _with_active(b, active_gpus, notes)
     if step_breakdown is not None:
         bd = {k: float(v) for k, v in step_breakdown.items()}
         step_s, src = sum(bd.values()), "given"
@@ -187,7 +202,7 @@ def power(
     fac_stats = wv.swing_stats(wf, facility=True)
     smoothed = None
     if not smoothing:
-        bs = budget(cluster, site_pue=site_.pue if site_ else None, smoothing=True)
+        bs = _with_active(budget(cluster, site_pue=site_.pue if site_ else None, smoothing=True), active_gpus, [])
         smoothed = wv.swing_stats(wv.step_waveform(bs.load, bd, steps=steps))
     sd = seed if seed is not None else (scen.policies.seed if scen else 0)
     day, ev = wv.day_series(b.load, it_stats.mean_mw * 1e6, checkpoint_interval_s=interval_s,

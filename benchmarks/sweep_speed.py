@@ -2,9 +2,9 @@
 local process pool on every core, results written to Parquet chunks as in a real run.
 
 Run: .venv/bin/python benchmarks/sweep_speed.py [--points 10000] [--evaluator twin|spec] [--workers N]
-The default evaluator is the full twin (gigafactory.twin.simulate(...).headline()) when it runs
-here, else the first-order `spec_point` evaluator (scenario resolution + first-order figures),
-which measures the sweep machinery itself. Axes: GPU count (16 sizes, 16k-139k), power cap (6
+The default evaluator is the full twin (gigafactory.twin.simulate(...).headline()); `--evaluator
+spec` uses the first-order `spec_point` (scenario resolution + first-order figures), which measures
+the sweep machinery itself. Axes: GPU count (16 sizes, 16k-139k), power cap (6
 values) and training tokens (log-uniform): a random sample, so designs repeat and the planner's memo
 in each worker serves repeats.
 """
@@ -15,30 +15,18 @@ import argparse
 import tempfile
 import time
 
-from gigafactory.resolve import read_scenario_file
 from gigafactory.sweep import run_sweep
 
 EVALUATORS = {"twin": "gigafactory.sweep.evaluate:twin_point", "spec": "gigafactory.sweep.evaluate:spec_point"}
 
 
-def pick_evaluator() -> str:
-    from gigafactory.sweep.evaluate import twin_point
-
-    try:
-        twin_point(read_scenario_file(None))
-        return "twin"
-    except Exception as exc:  # noqa: BLE001 - the twin or one of its layers is not installed
-        print(f"sweep_speed: the twin does not run here ({type(exc).__name__}: {exc}); using spec_point")
-        return "spec"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=10_000)
-    ap.add_argument("--evaluator", choices=sorted(EVALUATORS), default=None)
+    ap.add_argument("--evaluator", choices=sorted(EVALUATORS), default="twin")
     ap.add_argument("--workers", type=int, default=None)
     a = ap.parse_args()
-    ev = a.evaluator or pick_evaluator()
+    ev = a.evaluator
     spec = {
         "name": "bench", "sample": "random", "samples": a.points, "seed": 0, "evaluator": EVALUATORS[ev],
         "objectives": ["days_to_model_p50", "capex_usd", "peak_mw"] if ev == "twin"

@@ -7,7 +7,7 @@ workers import it themselves; nothing but that reference crosses the wire.
 * :func:`spec_point`: the scenario resolved and its first-order figures, no performance model:
   peak compute, ideal days at 100% of peak (6·N·D training FLOPs, Kaplan et al. 2020,
   arXiv:2001.08361), nameplate IT and facility power, GPU capex. Fast; used to test the sweep
-  machinery itself and as a fallback before the twin is importable.
+  machinery itself.
 """
 
 from __future__ import annotations
@@ -29,13 +29,9 @@ FLOPS_PER_PARAM_TOKEN = 6.0
 
 def twin_point(raw: dict[str, Any]) -> dict[str, Any]:
     """The twin's headline numbers for one raw scenario."""
-    try:
-        twin = importlib.import_module("gigafactory.twin")
-    except ModuleNotFoundError:
-        raise SpecError("evaluator", "the twin (gigafactory.twin) is not available in this installation",
-                        suggestion="gigafactory.sweep.evaluate:spec_point") from None
-    scen = scenario_from_dict(raw)
-    return dict(twin.simulate(scen, detail=False).headline())
+    from ..twin import simulate
+
+    return dict(simulate(scenario_from_dict(raw), detail=False).headline())
 
 
 def spec_point(raw: dict[str, Any]) -> dict[str, Any]:

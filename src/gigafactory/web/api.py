@@ -8,7 +8,6 @@ Monte Carlo trials, overrides, sweep points and time per request.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 from functools import cache
 from typing import Annotated, Any
@@ -77,19 +76,11 @@ def resolve(req: ScenarioRequest, extra: dict[str, Any] | None = None) -> Scenar
     return scen
 
 
-def headline(scen: Scenario) -> tuple[str, dict[str, Any]]:
-    """The twin's headline (or, where the twin is not installed, the first-order figures)."""
-    try:
-        from ..twin import simulate
+def headline(scen: Scenario) -> dict[str, Any]:
+    """The twin's headline figures for a scenario."""
+    from ..twin import simulate
 
-        return "twin", jsonable(simulate(scen).headline())
-    except ModuleNotFoundError as exc:  # a layer of the twin not installed yet: first-order figures
-        if not (exc.name or "").startswith("gigafactory"):
-            raise
-    from ..resolve import scenario_to_dict
-    from ..sweep.evaluate import spec_point
-
-    return "spec", jsonable(spec_point(scenario_to_dict(scen)))
+    return jsonable(simulate(scen).headline())
 
 
 def sweep(req: SweepRequest) -> dict[str, Any]:
@@ -111,8 +102,7 @@ def sweep(req: SweepRequest) -> dict[str, Any]:
         over = dict(zip(req.axes, combo, strict=True))
         row: dict[str, Any] = {"point_id": point_id(over), **over}
         try:
-            kind, head = headline(resolve(req, over))
-            row.update(head)
+            row.update(headline(resolve(req, over)))
             row["error"] = None
         except SpecError as exc:
             row["error"] = str(exc)
@@ -160,14 +150,6 @@ def scenario_form(name: str) -> dict[str, Any]:
             "model": s.job.model.id, "tokens": s.job.tokens, "grid_mw": s.site.grid_mw,
             "domain": s.cluster.scale_up.gpus_per_domain}
     return {"name": name, "raw": raw, "form": form}
-
-
-def optional(module: str) -> bool:
-    """Whether an optional layer (planner, claims, ...) is installed."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def jsonable(obj: Any, depth: int = 0) -> Any:

@@ -84,8 +84,8 @@ def create_app() -> FastAPI:
 
     @app.get("/api/health", tags=["meta"])
     async def health() -> dict[str, Any]:
-        """Liveness, version, which optional layers are installed, and the work limits."""
-        return {"status": "ok", "version": __version__, "twin": api.optional("gigafactory.twin"),
+        """Liveness, version, the API endpoints and the work limits."""
+        return {"status": "ok", "version": __version__, "twin": True,
                 "endpoints": sorted(r.path for r in app.routes if getattr(r, "path", "").startswith("/api/")),
                 "limits": {"max_gpus": api.MAX_GPUS, "max_trials": api.MAX_TRIALS,
                            "max_sweep_points": api.MAX_SWEEP_POINTS, "work_timeout_s": api.WORK_TIMEOUT_S}}
@@ -106,8 +106,8 @@ def create_app() -> FastAPI:
         def run() -> dict[str, Any]:
             t0 = time.perf_counter()
             scen = api.resolve(req)
-            kind, head = api.headline(scen)
-            return {"evaluator": kind, "headline": head, "elapsed_s": time.perf_counter() - t0}
+            head = api.headline(scen)
+            return {"evaluator": "twin", "headline": head, "elapsed_s": time.perf_counter() - t0}
         return await work(run)
 
     @app.post("/api/sweep", tags=["twin"], responses=ERRORS)
@@ -115,42 +115,38 @@ def create_app() -> FastAPI:
         """A small grid (at most 12 points) around a scenario, with its Pareto frontier."""
         return await work(api.sweep, req)
 
-    if api.optional("gigafactory.perf.planner"):
-        @app.post("/api/plan", tags=["layers"], responses=ERRORS)
-        async def plan(req: PlanRequest) -> dict[str, Any]:
-            """The best parallel plans for the scenario's job on its cluster."""
-            def run() -> Any:
-                from ..perf.planner import plan as search
+    @app.post("/api/plan", tags=["layers"], responses=ERRORS)
+    async def plan(req: PlanRequest) -> dict[str, Any]:
+        """The best parallel plans for the scenario's job on its cluster."""
+        def run() -> Any:
+            from ..perf.planner import plan as search
 
-                s = api.resolve(req)
-                return api.jsonable(search(s.job, s.cluster, top=req.top))
-            return {"result": await work(run)}
+            s = api.resolve(req)
+            return api.jsonable(search(s.job, s.cluster, top=req.top))
+        return {"result": await work(run)}
 
-    if api.optional("gigafactory.fleet.goodput"):
-        @app.post("/api/goodput", tags=["layers"], responses=ERRORS)
-        async def goodput(req: GoodputRequest) -> dict[str, Any]:
-            """Monte Carlo goodput under failures and checkpoints for `days` of failure-free compute."""
-            def run() -> Any:
-                from ..fleet.goodput import goodput as gp
+    @app.post("/api/goodput", tags=["layers"], responses=ERRORS)
+    async def goodput(req: GoodputRequest) -> dict[str, Any]:
+        """Monte Carlo goodput under failures and checkpoints for `days` of failure-free compute."""
+        def run() -> Any:
+            from ..fleet.goodput import goodput as gp
 
-                return api.jsonable(gp(api.resolve(req), days=req.days, optimize=False))
-            return {"result": await work(run)}
+            return api.jsonable(gp(api.resolve(req), days=req.days, optimize=False))
+        return {"result": await work(run)}
 
-    if api.optional("gigafactory.fleet.power"):
-        @app.post("/api/power", tags=["layers"], responses=ERRORS)
-        async def power(req: ScenarioRequest) -> dict[str, Any]:
-            """Power budget, waveform and site verdict."""
-            def run() -> Any:
-                from ..fleet.power import power as pw
+    @app.post("/api/power", tags=["layers"], responses=ERRORS)
+    async def power(req: ScenarioRequest) -> dict[str, Any]:
+        """Power budget, waveform and site verdict."""
+        def run() -> Any:
+            from ..fleet.power import power as pw
 
-                return api.jsonable(pw(api.resolve(req)))
-            return {"result": await work(run)}
+            return api.jsonable(pw(api.resolve(req)))
+        return {"result": await work(run)}
 
-    if api.optional("gigafactory.claims") and api.optional("gigafactory.perf.planner"):
-        @app.get("/api/claims", tags=["layers"], responses=ERRORS)
-        async def claims() -> dict[str, Any]:
-            """Public claims about real clusters, each checked against the twin."""
-            return {"result": await work(api.claims)}
+    @app.get("/api/claims", tags=["layers"], responses=ERRORS)
+    async def claims() -> dict[str, Any]:
+        """Public claims about real clusters, each checked against the twin."""
+        return {"result": await work(api.claims)}
 
     return app
 

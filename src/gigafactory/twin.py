@@ -105,8 +105,12 @@ class TwinResult:
 
     @property
     def energy_mwh(self) -> float:
-        """Facility energy of the training run (p50 wall-clock days at the average draw)."""
-        return self.power.day_facility.mean_mw * self.growth.training_days["p50"] * 24.0
+        return run_energy_mwh(self.power, self.growth)
+
+
+def run_energy_mwh(pw: Any, growth: Growth) -> float:
+    """Facility energy of the training run: p50 wall-clock training days at the average draw."""
+    return pw.day_facility.mean_mw * growth.training_days["p50"] * 24.0
 
 
 def step_job(job: Any) -> Any:
@@ -190,8 +194,8 @@ def simulate(
 
     say("cost")
     t0 = time.perf_counter()
-    energy = pw.day_facility.mean_mw * growth.training_days["p50"] * 24.0
-    cst = cost(scen, training_days=growth.training_days["p50"], tokens=job.tokens, energy_mwh=energy)
+    cst = cost(scen, training_days=growth.training_days["p50"], tokens=job.tokens,
+               energy_mwh=run_energy_mwh(pw, growth))
     t["cost"] = time.perf_counter() - t0
 
     return TwinResult(scen, search, step, failure_free_days, gp, pw, bu, growth, cst, t)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..perf.params import total_params
 from ..specs import Cluster, Model
 from .reliability import constants
 
@@ -39,17 +40,6 @@ class CheckpointCost:
     def persist_s(self, asynchronous: bool) -> float:
         """Lag from a snapshot to it being safe on storage (0 for synchronous: the stall covers it)."""
         return self.write_s if asynchronous else 0.0
-
-
-def total_params(model: Model) -> float:
-    """Total parameters: the step engine's count when it is there, else the published `params_b`."""
-    try:
-        from ..perf.params import total_params as count  # type: ignore[import-not-found]
-
-        n = float(count(model))
-        return n * 1e9 if n < 1e6 else n
-    except (ImportError, AttributeError, NotImplementedError):
-        return model.params_b * 1e9
 
 
 def checkpoint_bytes(model: Model) -> float:

@@ -130,11 +130,9 @@ def gpu_phase_w(cluster: Cluster) -> dict[str, float]:
 
 def _fabric(cluster: Cluster) -> tuple[list[Item], list[str]]:
     """Scale-out switches by tier and transceivers by kind, counted from the fabric topology."""
+    from ..network.topology import build_topology
+
     net = consts("network")
-    try:
-        from ..network.topology import build_topology
-    except ImportError:
-        return [], ["scale-out fabric not counted: gigafactory.network.topology is not available"]
     topo = build_topology(cluster)
     fab = cluster.fabric
     sw_w, op_frac, sw_frac = fab.switch_w, float(net["optic_active_frac"]), float(net["switch_active_frac"])
@@ -153,22 +151,13 @@ def _fabric(cluster: Cluster) -> tuple[list[Item], list[str]]:
 
 
 def _optic_w(kind: str, default: float) -> float:
-    """Power of one transceiver end of `kind` (network.optics / catalog/optics.yaml), else the fabric's."""
-    try:
-        from ..network.optics import power_w
+    """Power of one transceiver end of `kind` (catalog/optics.yaml), else the fabric's optic power."""
+    from ..network.optics import power_w
 
-        return float(power_w(kind))
-    except Exception:  # module absent or kind unknown to it
-        pass
     try:
-        row = catalog.table("optics").get(kind)
-    except Exception:  # optics.yaml absent (owned by the network engineer)
+        return power_w(kind)
+    except KeyError:  # a kind optics.yaml does not list
         return default
-    if isinstance(row, dict):
-        for key in ("power_w", "w", "watts"):
-            if isinstance(row.get(key), int | float):
-                return float(row[key])
-    return default
 
 
 def budget(cluster: Cluster, *, site_pue: float | None = None, smoothing: bool = False) -> Budget:

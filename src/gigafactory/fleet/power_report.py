@@ -104,8 +104,6 @@ def _step(scen: Scenario | None, cluster: Cluster) -> tuple[float, dict[str, flo
                 src = "planner's best plan"
             bd = {k: float(v) for k, v in dict(res.breakdown).items()}
             return float(res.step_s), bd, src, []
-        except ImportError:
-            note = "step engine not available: default step breakdown (catalog/power.yaml default-step)"
         except GigafactoryError as exc:
             note = f"step engine failed ({exc}); default step breakdown used"
     else:
@@ -131,7 +129,7 @@ def _reliability(scen: Scenario | None, cluster: Cluster, rate: float | None) ->
             rate = fm.per_day
         restart_s = (fm.recovery.detect_min + fm.recovery.restart_min) * 60
         interval_s = fm.recovery.checkpoint_interval_min * 60
-    except (ImportError, GigafactoryError, AttributeError) as exc:
+    except GigafactoryError as exc:
         if rate is None:
             rate = 0.0
             notes.append(f"reliability model unavailable ({type(exc).__name__}): no failure drops in the day series")
@@ -140,7 +138,7 @@ def _reliability(scen: Scenario | None, cluster: Cluster, rate: float | None) ->
             from .checkpoint import checkpoint_cost
 
             stall_s = checkpoint_cost(scen.job.model, cluster).stall_s(scen.policies.async_checkpoint)
-        except (ImportError, GigafactoryError, AttributeError):
+        except GigafactoryError:
             notes.append("checkpoint model unavailable: default checkpoint stall")
     if pol is not None:
         if pol.restart_min is not None:

@@ -2,12 +2,13 @@
 
     .venv/bin/python scripts/fit_calibration.py [--data ../shared/groundtruth/train.csv] [--write] [--cv]
 
-Parameters (all global, none per row or per model; 11 on train.csv): bf16 GEMM efficiency per GPU
-family (Blackwell Ultra shares Blackwell's), one low-precision/bf16 efficiency ratio shared by all families and fp8 recipes,
-FlashAttention efficiency per architecture (Hopper, Blackwell; Ampere is sourced), the GEMM size at
-half efficiency (one shape curve), a fixed overhead per layer and per MoE layer (dropless routing's
-host sync and the permute/grouped-GEMM kernel launches), and the overlap fractions of DP and TP
-communication (EP all-to-all is not overlapped: fitted at 0 when free, so fixed there). Objective: mean absolute percentage error plus a quarter of the worst per-GPU
+Parameters (all global, none per row or per model; 13 on train.csv): bf16 GEMM efficiency per GPU
+family (Blackwell Ultra shares Blackwell's), the low-precision/bf16 GEMM efficiency ratio per recipe
+(fp8 and mxfp8 share one; fp8-rowwise; nvfp4), FlashAttention efficiency per architecture (Hopper,
+Blackwell; Ampere is sourced), the GEMM size at half efficiency (one shape curve), the host launch
+time per layer pass and per local expert of an MoE layer pass (a pass takes the longer of its GPU
+work and its launches), and the overlap fractions of DP and TP communication (EP all-to-all is not
+overlapped: fitted at ~0 when free, so fixed there). Objective: mean absolute percentage error plus a quarter of the worst per-GPU
 MAPE (so no GPU type is sacrificed). ``--cv`` (``--cv-gpu``) refits with each source (each GPU type) held out
 and reports the MAPE on the held-out rows: the out-of-sample figure. Needs scipy (dev dependency).
 """
@@ -22,7 +23,14 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from gigafactory.perf.efficiency import ATTN_FAMILY, GEMM_FAMILY, Calibration, calibration
+from gigafactory.perf.efficiency import (
+    ATTN_FAMILY,
+    GEMM_FAMILY,
+    LOWP_RECIPE,
+    Calibration,
+    calibration,
+    precision_class,
+)
 from gigafactory.perf.validate import predict, prepare_all, read_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,28 +38,34 @@ DEFAULT_DATA = REPO.parent / "shared" / "groundtruth" / "train.csv"
 OUT = REPO / "src" / "gigafactory" / "catalog" / "calibration.yaml"
 
 SCALARS = {  # name: (lower, upper)
-    "lowp_ratio": (0.4, 1.0),
     "gemm_dim_half": (0.0, 2048.0),
-    "layer_overhead_s": (0.0, 3e-4),
-    "moe_overhead_s": (0.0, 1e-3),  # per local expert
+    "host_layer_s": (0.0, 5e-3),
+    "host_expert_s": (0.0, 1e-3),  # per local expert
     "overlap_dp": (0.0, 1.0),
     "overlap_tp": (0.0, 1.0),
 }
 EFF_BOUNDS = (0.2, 0.95)
 
 
-def keys_in_data(prepared) -> tuple[list[str], list[str]]:
+LOWP_BOUNDS = (0.3, 1.0)
+
+
+def keys_in_data(prepared) -> tuple[list[str], list[str], list[str]]:
     g = sorted({GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared})
     a = sorted({ATTN_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared if p.flash})
-    return g, a
+    lp = sorted({LOWP_RECIPE.get(p.job.precision, p.job.precision) for p in prepared if precision_class(p.job.precision) != "bf16"})
+    return g, a, lp
 
 
-def unpack(x: np.ndarray, base: Calibration, gk: list[str], ak: list[str]) -> Calibration:
-    ge, ae = dict(base.gemm_eff), dict(base.attn_eff)
-    ge.update({k: float(v) for k, v in zip(gk, x[: len(gk)], strict=True)})
-    ae.update({k: float(v) for k, v in zip(ak, x[len(gk): len(gk) + len(ak)], strict=True)})
-    kw = {n: float(v) for n, v in zip(SCALARS, x[len(gk) + len(ak):], strict=True)}
-    return base.replace(gemm_eff=ge, attn_eff=ae, **kw)
+def unpack(x: np.ndarray, base: Calibration, keys) -> Calibration:
+    gk, ak, lk = keys
+    ge, ae, le = dict(base.gemm_eff), dict(base.attn_eff), dict(base.lowp_ratio)
+    i = 0
+    for d, ks in ((ge, gk), (ae, ak), (le, lk)):
+        d.update({k: float(v) for k, v in zip(ks, x[i: i + len(ks)], strict=True)})
+        i += len(ks)
+    kw = {n: float(v) for n, v in zip(SCALARS, x[i:], strict=True)}
+    return base.replace(gemm_eff=ge, attn_eff=ae, lowp_ratio=le, **kw)
 
 
 def errors(prepared, calib: Calibration) -> tuple[np.ndarray, list[str], list[str]]:
@@ -70,34 +84,36 @@ def report(errs: np.ndarray, gpus: list[str], srcs: list[str]) -> str:
     return "\n".join(lines)
 
 
-def objective(x, prepared, base, gk, ak) -> float:
-    errs, gpus, _ = errors(prepared, unpack(x, base, gk, ak))
+def objective(x, prepared, base, keys) -> float:
+    errs, gpus, _ = errors(prepared, unpack(x, base, keys))
     errs = np.abs(np.clip(errs, -300, 300))
     worst = max(np.mean([e for e, g in zip(errs, gpus, strict=True) if g == k]) for k in set(gpus))
     return float(np.mean(errs) + 0.25 * worst)
 
 
-def _scaled(u, prepared, base, gk, ak, lo, hi) -> float:
-    return objective(lo + np.asarray(u) * (hi - lo), prepared, base, gk, ak)
+def _scaled(u, prepared, base, keys, lo, hi) -> float:
+    return objective(lo + np.asarray(u) * (hi - lo), prepared, base, keys)
 
 
 def fit(prepared, base: Calibration, maxfev: int, x0: np.ndarray | None = None) -> tuple[Calibration, list[str]]:
     """Powell on every parameter rescaled to [0, 1] over its bounds (the raw parameters span 1e-4 s to
     hundreds, and Powell's tolerances are absolute)."""
-    gk, ak = keys_in_data(prepared)
+    keys = keys_in_data(prepared)
+    gk, ak, lk = keys
     if x0 is None:
         x0 = [base.gemm_eff.get(k, 0.6) for k in gk] + [base.attn_eff.get(k, 0.5) for k in ak]
+        x0 += [base.lowp_ratio.get(k, 0.9) for k in lk]
         x0 = np.asarray(x0 + [getattr(base, n) for n in SCALARS], dtype=float)
-    bounds = [EFF_BOUNDS] * (len(gk) + len(ak)) + list(SCALARS.values())
+    bounds = [EFF_BOUNDS] * (len(gk) + len(ak)) + [LOWP_BOUNDS] * len(lk) + list(SCALARS.values())
     lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
     u0 = (np.clip(x0, lo, hi) - lo) / (hi - lo)
-    res = minimize(_scaled, u0, args=(prepared, base, gk, ak, lo, hi), method="Powell", bounds=[(0.0, 1.0)] * lo.size,
+    res = minimize(_scaled, u0, args=(prepared, base, keys, lo, hi), method="Powell", bounds=[(0.0, 1.0)] * lo.size,
                    options={"maxfev": maxfev, "xtol": 1e-3, "ftol": 1e-4})
     x = lo + np.clip(res.x, 0.0, 1.0) * (hi - lo)
-    if _scaled(np.clip(res.x, 0, 1), prepared, base, gk, ak, lo, hi) > objective(np.clip(x0, lo, hi), prepared, base, gk, ak):
+    if _scaled(np.clip(res.x, 0, 1), prepared, base, keys, lo, hi) > objective(np.clip(x0, lo, hi), prepared, base, keys):
         x = np.clip(x0, lo, hi)  # never return a worse point than the start
-    names = [f"gemm_eff.{k}" for k in gk] + [f"attn_eff.{k}" for k in ak] + list(SCALARS)
-    return unpack(x, base, gk, ak), names
+    names = [f"gemm_eff.{k}" for k in gk] + [f"attn_eff.{k}" for k in ak] + [f"lowp_ratio.{k}" for k in lk] + list(SCALARS)
+    return unpack(x, base, keys), names
 
 
 PARENT = {"blackwell-ultra": "blackwell", "blackwell": "hopper", "hopper": "ampere"}
@@ -108,7 +124,7 @@ def _fold(args) -> tuple[str, list[float], list[str], list[str]]:
     c, _ = fit(train, base, maxfev)
     # a family (or attention architecture) absent from the training rows takes its predecessor's
     # fitted value, as a new GPU would: nothing fitted on the held-out rows leaks into the test
-    gk, ak = keys_in_data(train)
+    gk, ak, _ = keys_in_data(train)
     ge, ae = dict(c.gemm_eff), dict(c.attn_eff)
     for fam in {GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in test} - set(gk):
         par = PARENT.get(fam)
@@ -151,17 +167,18 @@ def write_yaml(c: Calibration, n: int, summary: str, names: list[str], cv: str) 
         f'  source: "{src}"',
         "  gemm_eff:  # bf16, large GEMMs, per GPU family",
         *[f"    {k}: {v:.4f}" for k, v in sorted(c.gemm_eff.items()) if k not in GEMM_FAMILY],
-        f"  lowp_ratio: {c.lowp_ratio:.4f}  # fp8 / fp8-rowwise / mxfp8 / nvfp4 GEMM efficiency over bf16",
+        "  lowp_ratio:  # GEMM efficiency over bf16 per low-precision recipe (mxfp8 shares fp8's: LOWP_RECIPE)",
+        *[f"    {k}: {v:.4f}" for k, v in sorted(c.lowp_ratio.items())],
         "  attn_eff:  # FlashAttention, of the bf16 peak",
         *[f"    {k}: {c.attn_eff[k]:.4f}" for k in fitted_attn],
         f"  gemm_dim_half: {c.gemm_dim_half:.1f}",
-        f"  layer_overhead_us: {c.layer_overhead_s * 1e6:.2f}",
-        f"  moe_local_expert_overhead_us: {c.moe_overhead_s * 1e6:.2f}  # per MoE layer and local expert (E/ep), forward and backward each",
+        f"  host_layer_us: {c.host_layer_s * 1e6:.2f}  # CPU launch time of one layer pass (hidden behind longer GPU work)",
+        f"  host_expert_us: {c.host_expert_s * 1e6:.2f}  # extra launch time per local expert (E/ep) of an MoE layer pass",
         "overlap:",
         f'  source: "{src}"',
         f"  dp: {c.overlap_dp:.4f}",
         f"  tp: {c.overlap_tp:.4f}",
-        "  ep: 0.0  # not fitted: fitted at 0.0006 when free (Megatron-Bridge recipes do not overlap the MoE all-to-all)",
+        "  ep: 0.0  # not fitted: 0.0015 when left free (13-parameter model, 2026-11); the MoE rows show no all-to-all overlap",
         "attention-sourced:",
         '  source: "Dao 2023, \'FlashAttention-2\' (abstract and Sec. 4.1): forward+backward reach 50-73% of the A100\'s '
         '312 TFLOP/s bf16 peak at head dimension 64-128; not fitted (the Ampere rows of train.csv run unfused attention)"',
@@ -191,7 +208,8 @@ def main() -> None:
     summary = report(*errors(prepared, fitted))
     print("after (in-sample):\n" + summary)
     print(f"{len(names)} fitted parameters:")
-    flat = {**{f"gemm_eff.{k}": v for k, v in fitted.gemm_eff.items()}, **{f"attn_eff.{k}": v for k, v in fitted.attn_eff.items()}}
+    flat = {**{f"gemm_eff.{k}": v for k, v in fitted.gemm_eff.items()}, **{f"attn_eff.{k}": v for k, v in fitted.attn_eff.items()},
+            **{f"lowp_ratio.{k}": v for k, v in fitted.lowp_ratio.items()}}
     for n in names:
         print(f"  {n} = {flat[n] if n in flat else getattr(fitted, n):.4g}")
     cv = ""

@@ -21,7 +21,7 @@ def job70() -> Job:
 def test_step_breakdown_sums_and_metrics(job70: Job) -> None:
     c = row_cluster("h100-sxm", 64)
     r = evaluate(job70, c, Plan(tp=4, pp=4, vpp=5, cp=2, dp=2, mbs=1, recompute="selective", tp_comm_overlap=True))
-    assert set(r.breakdown) == {"compute", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer"}
+    assert set(r.breakdown) == {"compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer"}
     assert sum(r.breakdown.values()) == pytest.approx(r.step_s, rel=1e-12)
     assert r.tokens_per_s == pytest.approx(128 * 8192 / r.step_s)
     assert r.tokens_per_s_per_gpu == pytest.approx(r.tokens_per_s / 64)
@@ -87,3 +87,24 @@ def test_blackwell_ultra_gains_only_the_softmax_exponentials() -> None:
     b300 = evaluate(job, row_cluster("b300", 8), p).breakdown["compute"]
     exps = 2 * 80 * 8 * 8192 * 8192 / 2 * 64 / 8
     assert b200 - b300 == pytest.approx(exps / 5.0e12 - exps / 10.7e12, rel=1e-6)
+
+
+def test_host_launch_time_bounds_small_layers_and_hides_behind_big_ones(job70: Job) -> None:
+    from gigafactory.perf.efficiency import calibration
+
+    # Llama 3 70B at 8k tokens per micro-batch: every layer pass is far longer than its launches
+    big = evaluate(job70, row_cluster("h100-sxm", 64), Plan(tp=4, pp=4, vpp=5, cp=2, dp=2, mbs=1, recompute="selective"))
+    assert big.breakdown["host"] == 0.0
+    # Qwen3-30B-A3B at micro-batch 1 with 16 local experts: launch-bound; micro-batch 8 hides most of it
+    moe = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512, precision="mxfp8")
+    b200 = row_cluster("b200", 8)
+    small = evaluate(moe, b200, Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none"))
+    large = evaluate(moe, b200, Plan(tp=1, pp=1, ep=8, dp=8, mbs=8, recompute="none"), check_memory=False)
+    assert small.breakdown["host"] > 0.2 * small.step_s
+    assert large.breakdown["host"] < small.breakdown["host"] / 4
+    # a 1 s launch time per layer pass dominates: each micro-batch takes 2 passes x 48 layers x 1 s,
+    # plus the LM head (outside the layer loop), whatever the GPU does
+    slow = calibration().replace(host_layer_s=1.0, host_expert_s=0.0)
+    r = evaluate(moe, b200, Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none"), calib=slow)
+    per_mb = sum(r.breakdown[k] for k in ("compute", "host", "tp", "cp", "ep")) / r.microbatches
+    assert per_mb == pytest.approx(2 * 48 * 1.0, rel=1e-3)

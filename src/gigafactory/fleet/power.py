@@ -22,7 +22,7 @@ from .. import catalog
 from ..perf.powercap import capped_draw_w
 from ..specs import Cluster
 
-PHASES = ("compute", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
+PHASES = ("compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
 
 
 @cache

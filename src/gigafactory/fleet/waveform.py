@@ -22,7 +22,7 @@ import numpy as np
 
 from .power import PHASES, LoadModel, consts
 
-COMM = ("tp", "cp", "ep", "pp")
+COMM = ("host", "tp", "cp", "ep", "pp")  # exposed between the compute kernels of every micro-batch
 
 
 @dataclass(frozen=True)

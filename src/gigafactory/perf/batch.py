@@ -21,7 +21,7 @@ from .pipeline import bubble_time, stage_layers
 FIELDS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "rc", "zero", "sp", "tpo")
 RECOMPUTE = ("none", "selective", "full")
 LOW_PRECISION = ("fp8", "fp8-rowwise", "mxfp8", "nvfp4")
-BREAKDOWN = ("compute", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
+BREAKDOWN = ("compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
 
 
 def evaluate_batch(
@@ -91,30 +91,41 @@ def evaluate_batch(
     else:
         t_moe_mlp, e_moe = 0.0, 0.0
     bwd_e, bwd_a = const("elementwise", "bwd_factor"), const("attention", "bwd_flops_factor")
-    ov = c.layer_overhead_s
 
-    def layer(t_mlp_f, e_bytes, ov):
+    def layer(t_mlp_f, e_bytes):
         fwd_gemm = t_attn_lin + t_mlp_f
-        fwd = fwd_gemm + t_core + t_sfu + e_bytes / hbm + ov
-        bwd = 2 * fwd_gemm + bwd_a * t_core + t_sfu + bwd_e * e_bytes / hbm + ov  # backward recomputes P = exp(S - L)
+        fwd = fwd_gemm + t_core + t_sfu + e_bytes / hbm
+        bwd = 2 * fwd_gemm + bwd_a * t_core + t_sfu + bwd_e * e_bytes / hbm  # backward recomputes P = exp(S - L)
         re = np.where(rc == 2, rcf * fwd, np.where(rc == 1, t_core + t_sfu, 0.0))
         return fwd, bwd + re
 
-    fd, bd = layer(t_mlp, e_dense, ov)
-    fm, bm = layer(t_moe_mlp, e_moe, ov + c.moe_overhead_s * a.experts / ep) if a.moe_layers else (0.0, 0.0)
+    fd, bd = layer(t_mlp, e_dense)
+    fm, bm = layer(t_moe_mlp, e_moe) if a.moe_layers else (0.0, 0.0)
 
     # ---- communication per layer per micro-batch
     S_tp = T * H * 2.0
-    n_tp_coll = 8 + np.where(rc == 2, 4 * rcf, 0)
-    t_tp = n_tp_coll * rs_time(h, S_tp, tp, 1) * (1 - c.overlap_tp * tpo)
+    rc_full = np.where(rc == 2, rcf, 0.0)  # forward passes recomputed in the backward
+    t_tp1 = rs_time(h, S_tp, tp, 1) * (1 - c.overlap_tp * tpo)  # one exposed TP collective
+    t_tp = (8 + 4 * rc_full) * t_tp1
     kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp
     t_cp_step = p2p_time(h, T * 2 * kv_local * 2.0, tp)
     t_cp = np.where(cp > 1, np.maximum(0, (cp - 1) * t_cp_step - t_core - t_sfu) + np.maximum(0, 2 * (cp - 1) * t_cp_step - bwd_a * t_core - t_sfu), 0.0)
     if a.moe_layers:
-        t_a2a = moe_a2a_time(h, T / tp * H * 2.0, ep, a.top_k)
-        t_ep = (4 + np.where(rc == 2, 2 * rcf, 0)) * t_a2a * (1 - c.overlap_ep)
+        t_a2a = moe_a2a_time(h, T / tp * H * 2.0, ep, a.top_k) * (1 - c.overlap_ep)
+        t_ep = (4 + 2 * rc_full) * t_a2a
     else:
-        t_ep = 0.0
+        t_a2a = t_ep = 0.0
+
+    # ---- host: the CPU launches each layer's kernels; a pass whose GPU work (compute and the
+    # collectives in its stream) is shorter than the launches waits for them (launch-bound small
+    # shapes; dropless MoE's host sync on the token counts stops the CPU from running ahead)
+    def host_exposed(host, f_gpu, b_gpu, n_coll, n_a2a):
+        fwd = np.maximum(0.0, host - (f_gpu + n_coll * t_tp1 + n_a2a * t_a2a))
+        bwd = np.maximum(0.0, host * (1 + rc_full) - (b_gpu + n_coll * (1 + rc_full) * t_tp1 + n_a2a * (1 + rc_full) * t_a2a))
+        return fwd + bwd
+
+    hx_dense = host_exposed(c.host_layer_s, fd, bd, 4, 0)
+    hx_moe = host_exposed(c.host_layer_s + c.host_expert_s * a.experts / ep, fm, bm, 4, 2) if a.moe_layers else 0.0
 
     # ---- the slowest pipeline stage, one micro-batch (all its virtual chunks)
     Ls = stage_layers(a.layers, pp, v)
@@ -129,7 +140,8 @@ def evaluate_batch(
     tp_mb = Ls * t_tp
     cp_mb = Ls * t_cp
     ep_mb = n_moe * t_ep
-    t_mb = compute_mb + tp_mb + cp_mb + ep_mb
+    host_mb = n_dense * hx_dense + n_moe * hx_moe
+    t_mb = compute_mb + host_mb + tp_mb + cp_mb + ep_mb
 
     # ---- pipeline
     S_pp = np.where(sp, T * H * 2.0 / tp, T * H * 2.0)
@@ -164,6 +176,7 @@ def evaluate_batch(
     out: dict[str, np.ndarray] = {
         "step_s": step,
         "compute": m * compute_mb,
+        "host": m * host_mb,
         "tp": m * tp_mb,
         "cp": m * cp_mb,
         "ep": m * ep_mb,

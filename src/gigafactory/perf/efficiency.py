@@ -3,9 +3,12 @@
 The fitted numbers live in ``catalog/calibration.yaml`` (written by scripts/fit_calibration.py).
 A GEMM whose smallest dimension is ``d`` runs at ``eff(family) * d / (d + d_half)`` of the dense
 peak of its precision: small TP-split or per-expert GEMMs fill fewer SMs and reuse operands less
-(one shape curve for every family). Low-precision GEMMs (fp8, fp8-rowwise, mxfp8, nvfp4) reach
-``lowp_ratio`` of the bf16 efficiency of their family: the same tensor cores at a higher peak,
-with scaling/epilogue work the peak leaves out; their casts are counted as HBM bytes in batch.py.
+(one shape curve for every family). Low-precision GEMMs reach ``lowp_ratio[recipe]`` of the bf16
+efficiency of their family (fp8 and mxfp8 share one ratio, fp8-rowwise and nvfp4 have their own:
+the same tensor cores at a higher peak, with the scaling/epilogue work of each recipe's kernels);
+their casts are counted as HBM bytes in batch.py. The host launch time per layer pass
+(``host_layer_s``, plus ``host_expert_s`` per local expert of an MoE layer) bounds each pass from
+below in batch.py.
 FlashAttention runs at ``attn_eff`` of the bf16 peak per architecture plus one softmax exp per score
 on the SFUs (catalog/perf.yaml sfu-exp, batch.py); Blackwell Ultra shares Blackwell's kernels (and its
 GEMM efficiency: GEMM_FAMILY); Ampere's FA-2 figure is sourced, not fitted (no fused-attention Ampere runs).
@@ -27,6 +30,9 @@ def precision_class(precision: str) -> str:
     return "bf16" if precision in ("bf16", "fp16") else precision
 
 
+# low-precision recipes sharing one GEMM efficiency ratio: per-tensor fp8 and MX-fp8 (32-element
+# block scales applied inside the tensor-core instruction) run the same kernels class
+LOWP_RECIPE = {"mxfp8": "fp8"}
 ATTN_FAMILY = {"blackwell-ultra": "blackwell"}  # same tcgen05 FlashAttention kernels (cuDNN / FA-4)
 # Blackwell Ultra has Blackwell's 5th-generation tensor cores at the same dense bf16/fp8 peak: one GEMM
 # efficiency; its gains (2x SFU exponentials, 288 GB HBM) enter through the attention and memory terms
@@ -38,12 +44,12 @@ class Calibration:
     gemm_eff: dict[str, float]  # bf16 GEMM efficiency per GPU family (large shapes)
     attn_eff: dict[str, float]  # FlashAttention efficiency per architecture, of the bf16 peak
     gemm_dim_half: float
-    layer_overhead_s: float
-    moe_overhead_s: float  # per local expert per MoE layer, forward and backward each
+    host_layer_s: float  # CPU time to launch one layer's kernels, per pass (forward, backward)
+    host_expert_s: float  # extra launch time per local expert (E/ep) of an MoE layer, per pass
     overlap_dp: float
     overlap_tp: float
     overlap_ep: float
-    lowp_ratio: float = 1.0
+    lowp_ratio: dict[str, float] = field(default_factory=dict)  # per LOWP_RECIPE: GEMM efficiency over bf16
     fa2_slowdown: dict[str, float] = field(default_factory=dict)  # best kernel's speed over FlashAttention-2
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -51,7 +57,9 @@ class Calibration:
         """Efficiency of a large GEMM at `precision` (of that precision's dense peak)."""
         fam = GEMM_FAMILY.get(gpu.family, gpu.family)
         eff = self.gemm_eff.get(fam, float(np.median(list(self.gemm_eff.values()))))
-        return eff * (self.lowp_ratio if precision_class(precision) != "bf16" else 1.0)
+        if precision_class(precision) == "bf16":
+            return eff
+        return eff * self.lowp_ratio[LOWP_RECIPE.get(precision, precision)]
 
     def attn(self, gpu: Gpu, kernel: str = "best") -> float:
         """FlashAttention efficiency: the family's best kernel (cuDNN / FA-3 class), or ``kernel="fa2"``
@@ -76,9 +84,9 @@ def calibration() -> Calibration:
         gemm_eff={k: float(v) for k, v in c["gemm_eff"].items()},
         attn_eff={**{k: float(v) for k, v in fixed["attn_eff"].items()}, **{k: float(v) for k, v in c["attn_eff"].items()}},
         gemm_dim_half=float(c["gemm_dim_half"]),
-        layer_overhead_s=float(c["layer_overhead_us"]) * 1e-6,
-        moe_overhead_s=float(c.get("moe_local_expert_overhead_us", 0.0)) * 1e-6,
-        lowp_ratio=float(c["lowp_ratio"]),
+        host_layer_s=float(c["host_layer_us"]) * 1e-6,
+        host_expert_s=float(c["host_expert_us"]) * 1e-6,
+        lowp_ratio={k: float(v) for k, v in c["lowp_ratio"].items()},
         fa2_slowdown={k: float(v) for k, v in fixed["fa3_speedup_over_fa2"].items()},
         overlap_dp=float(o["dp"]),
         overlap_tp=float(o["tp"]),

@@ -16,7 +16,7 @@ REASONS = {
     2: "tp does not divide the attention heads / KV groups",
     3: "tp spans beyond one NVLink domain",
     4: "global batch is not a multiple of dp x micro-batch",
-    5: "more pipeline stages (pp x vpp) than layers",
+    5: "more pipeline stages (pp x vpp) than layers (+2: the first and last stage may hold one layer fewer)",
     6: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
     7: "ep must divide the experts and tp x cp x dp (and be 1 for dense models)",
     8: "sequence is not divisible by 2 x cp (load-balanced context parallelism)",
@@ -41,7 +41,9 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
     if not tp_cross_domain:
         mark(tp > cluster.domain_size, 3)
     mark(job.global_batch % (dp * mbs) != 0, 4)
-    mark(pp * v > a.layers, 5)
+    # the first and last stage may each run one layer short (they also hold the embedding / LM head:
+    # Llama 3, Dubey et al. 2024 sec. 3.3.2; Megatron's --account-for-embedding/loss-in-pipeline-split)
+    mark(pp * v > a.layers + 2 * (pp > 1), 5)
     m = job.global_batch // np.maximum(dp * mbs, 1)
     mark((v > 1) & ((pp == 1) | (m % pp != 0)), 6)
     if a.moe_layers:

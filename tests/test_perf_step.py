@@ -102,9 +102,9 @@ def test_host_launch_time_bounds_small_layers_and_hides_behind_big_ones(job70: J
     large = evaluate(moe, b200, Plan(tp=1, pp=1, ep=8, dp=8, mbs=8, recompute="none"), check_memory=False)
     assert small.breakdown["host"] > 0.2 * small.step_s
     assert large.breakdown["host"] < small.breakdown["host"] / 4
-    # a 1 s launch time per layer pass dominates: each micro-batch takes 2 passes x 48 layers x 1 s,
+    # a 1 s launch time per MoE layer pass dominates: each micro-batch takes 2 passes x 48 layers x 1 s,
     # plus the LM head (outside the layer loop), whatever the GPU does
-    slow = calibration().replace(host_layer_s=1.0, host_expert_s=0.0)
+    slow = calibration().replace(host_moe_layer_s=1.0, host_expert_s=0.0)
     r = evaluate(moe, b200, Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none"), calib=slow)
     per_mb = sum(r.breakdown[k] for k in ("compute", "host", "tp", "cp", "ep")) / r.microbatches
     assert per_mb == pytest.approx(2 * 48 * 1.0, rel=1e-3)

@@ -116,16 +116,17 @@ def evaluate_batch(
     else:
         t_a2a = t_ep = 0.0
 
-    # ---- host: the CPU launches each layer's kernels; a pass whose GPU work (compute and the
-    # collectives in its stream) is shorter than the launches waits for them (launch-bound small
-    # shapes; dropless MoE's host sync on the token counts stops the CPU from running ahead)
+    # ---- host: the CPU launches each layer's kernels. Dense layers queue ahead of the GPU (their launch
+    # time hides behind earlier work); an MoE layer's dispatcher waits on the GPU for the token counts
+    # per expert (dropless routing; DeepEP README: "the CPU will wait for GPU's signal"), so the
+    # launches after it are exposed whenever they take longer than the layer's GPU work (compute and
+    # the collectives in its stream), per pass (forward, backward, recomputed forward)
     def host_exposed(host, f_gpu, b_gpu, n_coll, n_a2a):
         fwd = np.maximum(0.0, host - (f_gpu + n_coll * t_tp1 + n_a2a * t_a2a))
         bwd = np.maximum(0.0, host * (1 + rc_full) - (b_gpu + n_coll * (1 + rc_full) * t_tp1 + n_a2a * (1 + rc_full) * t_a2a))
         return fwd + bwd
 
-    hx_dense = host_exposed(c.host_layer_s, fd, bd, 4, 0)
-    hx_moe = host_exposed(c.host_layer_s + c.host_expert_s * a.experts / ep, fm, bm, 4, 2) if a.moe_layers else 0.0
+    hx_moe = host_exposed(c.host_moe_layer_s + c.host_expert_s * a.experts / ep, fm, bm, 4, 2) if a.moe_layers else 0.0
 
     # ---- the slowest pipeline stage, one micro-batch (all its virtual chunks)
     Ls = stage_layers(a.layers, pp, v)
@@ -140,7 +141,7 @@ def evaluate_batch(
     tp_mb = Ls * t_tp
     cp_mb = Ls * t_cp
     ep_mb = n_moe * t_ep
-    host_mb = n_dense * hx_dense + n_moe * hx_moe
+    host_mb = n_moe * hx_moe
     t_mb = compute_mb + host_mb + tp_mb + cp_mb + ep_mb
 
     # ---- pipeline

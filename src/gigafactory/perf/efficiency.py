@@ -6,9 +6,9 @@ peak of its precision: small TP-split or per-expert GEMMs fill fewer SMs and reu
 (one shape curve for every family). Low-precision GEMMs reach ``lowp_ratio[recipe]`` of the bf16
 efficiency of their family (fp8 and mxfp8 share one ratio, fp8-rowwise and nvfp4 have their own:
 the same tensor cores at a higher peak, with the scaling/epilogue work of each recipe's kernels);
-their casts are counted as HBM bytes in batch.py. The host launch time per layer pass
-(``host_layer_s``, plus ``host_expert_s`` per local expert of an MoE layer) bounds each pass from
-below in batch.py.
+their casts are counted as HBM bytes in batch.py. The host launch time of an MoE layer pass
+(``host_moe_layer_s`` plus ``host_expert_s`` per local expert) bounds that pass from below in
+batch.py (the dispatcher's sync on the token counts keeps the CPU from running ahead).
 FlashAttention runs at ``attn_eff`` of the bf16 peak per architecture plus one softmax exp per score
 on the SFUs (catalog/perf.yaml sfu-exp, batch.py); Blackwell Ultra shares Blackwell's kernels (and its
 GEMM efficiency: GEMM_FAMILY); Ampere's FA-2 figure is sourced, not fitted (no fused-attention Ampere runs).
@@ -44,7 +44,7 @@ class Calibration:
     gemm_eff: dict[str, float]  # bf16 GEMM efficiency per GPU family (large shapes)
     attn_eff: dict[str, float]  # FlashAttention efficiency per architecture, of the bf16 peak
     gemm_dim_half: float
-    host_layer_s: float  # CPU time to launch one layer's kernels, per pass (forward, backward)
+    host_moe_layer_s: float  # CPU time to launch an MoE layer's kernels after its dispatch sync, per pass
     host_expert_s: float  # extra launch time per local expert (E/ep) of an MoE layer, per pass
     overlap_dp: float
     overlap_tp: float
@@ -84,7 +84,7 @@ def calibration() -> Calibration:
         gemm_eff={k: float(v) for k, v in c["gemm_eff"].items()},
         attn_eff={**{k: float(v) for k, v in fixed["attn_eff"].items()}, **{k: float(v) for k, v in c["attn_eff"].items()}},
         gemm_dim_half=float(c["gemm_dim_half"]),
-        host_layer_s=float(c["host_layer_us"]) * 1e-6,
+        host_moe_layer_s=float(c["host_moe_layer_us"]) * 1e-6,
         host_expert_s=float(c["host_expert_us"]) * 1e-6,
         lowp_ratio={k: float(v) for k, v in c["lowp_ratio"].items()},
         fa2_slowdown={k: float(v) for k, v in fixed["fa3_speedup_over_fa2"].items()},

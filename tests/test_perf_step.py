@@ -108,3 +108,20 @@ def test_host_launch_time_bounds_small_layers_and_hides_behind_big_ones(job70: J
     r = evaluate(moe, b200, Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none"), calib=slow)
     per_mb = sum(r.breakdown[k] for k in ("compute", "host", "tp", "cp", "ep")) / r.microbatches
     assert per_mb == pytest.approx(2 * 48 * 1.0, rel=1e-3)
+
+
+def test_ep_overlap_hides_the_all_to_all_up_to_the_layer_compute() -> None:
+    from gigafactory.perf.emit import emit
+
+    job = Job(model=model("deepseek-v3"), tokens=1e12, seq_len=4096, global_batch=4096, precision="fp8")
+    c = row_cluster("h800-sxm", 512)
+    base = dict(tp=1, pp=8, cp=1, ep=64, dp=64, mbs=1, recompute="selective")
+    off = evaluate(job, c, Plan(**base), check_memory=False)
+    on = evaluate(job, c, Plan(**base, ep_comm_overlap=True), check_memory=False)
+    assert off.breakdown["ep"] > 0
+    assert 0.0 <= on.breakdown["ep"] < off.breakdown["ep"]
+    # nothing but the exposed all-to-all (and the bubble, a multiple of the micro-batch time) changes
+    assert on.breakdown["compute"] == pytest.approx(off.breakdown["compute"])
+    assert on.step_s < off.step_s
+    assert "--overlap-moe-expert-parallel-comm" in emit(job, on.plan, "megatron")
+    assert "--overlap-moe-expert-parallel-comm" not in emit(job, off.plan, "megatron")

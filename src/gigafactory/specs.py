@@ -314,6 +314,8 @@ class Plan(Spec):
     zero: Literal[0, 1, 2, 3] = Field(default=1, description="0 DDP, 1 distributed optimizer, 2, 3 FSDP")
     sequence_parallel: bool = True
     tp_comm_overlap: bool = False
+    ep_comm_overlap: bool = Field(default=False, description="hide the MoE all-to-all behind another micro-batch's "
+                                  "compute (Megatron --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe)")
 
     @property
     def gpus(self) -> int:

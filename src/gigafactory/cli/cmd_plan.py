@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         ep: int = typer.Option(None, "--ep", help="fix expert parallelism"),
         recompute: str = typer.Option(None, "--recompute", help="none, selective or full"),
         tp_overlap: bool = typer.Option(False, "--tp-overlap", help="overlap TP communication (Megatron --tp-comm-overlap)"),
+        ep_overlap: bool = typer.Option(False, "--ep-overlap", help="overlap the MoE all-to-all with another micro-batch's compute (Megatron --overlap-moe-expert-parallel-comm, DeepSeek DualPipe)"),
         cross_domain_tp: bool = typer.Option(False, "--cross-domain-tp", help="allow TP beyond the NVLink domain"),
         emit: str = typer.Option(None, "--emit", help="print the best plan as megatron flags or torchtitan TOML"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
         job = Job(model=get_model(model), tokens=1e12, seq_len=seq, global_batch=gbs, precision=precision)
         cl.gpu.peak(precision)  # clear error for unsupported precisions
         con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute).items() if v is not None}
-        res = plan(job, cl, top=top, tp_comm_overlap=tp_overlap, tp_cross_domain=cross_domain_tp, **con)
+        res = plan(job, cl, top=top, tp_comm_overlap=tp_overlap, ep_comm_overlap=ep_overlap, tp_cross_domain=cross_domain_tp, **con)
         if emit:
             typer.echo(emit_plan(job, res.best.plan, emit), nl=False)
             return

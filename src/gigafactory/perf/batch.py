@@ -42,6 +42,8 @@ def evaluate_batch(
     # optional: fraction of a stage's layers recomputed under full recompute (Megatron block method,
     # --recompute-num-layers); 1 = every layer, as the planner's plans and torchtitan's full AC
     rcf = f["rcf"] = np.asarray(P.get("rcf", 1.0), dtype=float)
+    # optional: the MoE all-to-all of one micro-batch runs under another's compute (batch-level overlap)
+    epo = np.asarray(P.get("epo", 0)) > 0
     tp, pp, v, cp, ep, dp, mbs, rc = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "rc"))
     zero, sp, tpo = f["zero"], f["sp"] > 0, f["tpo"] > 0
     s, B, H = float(job.seq_len), float(job.global_batch), float(a.hidden)
@@ -140,7 +142,8 @@ def evaluate_batch(
     compute_mb = comp_f + comp_b + t_head
     tp_mb = Ls * t_tp
     cp_mb = Ls * t_cp
-    ep_mb = n_moe * t_ep
+    # overlapped, an MoE layer's all-to-alls show only where they outlast its compute (forward + backward)
+    ep_mb = n_moe * np.where(epo, np.maximum(0.0, t_ep - (fm + bm)), t_ep)
     host_mb = n_moe * hx_moe
     t_mb = compute_mb + host_mb + tp_mb + cp_mb + ep_mb
 

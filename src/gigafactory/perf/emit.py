@@ -50,6 +50,8 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
         args += ["--sequence-parallel"]
     if plan.tp_comm_overlap:
         args += ["--tp-comm-overlap"]
+    if plan.ep > 1 and plan.ep_comm_overlap:
+        args += ["--overlap-moe-expert-parallel-comm"]
     if plan.zero == 3:
         args += ["--use-torch-fsdp2"]
     elif plan.zero >= 1:

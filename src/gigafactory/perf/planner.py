@@ -45,7 +45,7 @@ ZEROS = (0, 1, 2, 3)
 CP_MAX = 64
 CHUNK = 1 << 16  # plans costed per vectorised pass
 CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", "sequence_parallel",
-               "tp_comm_overlap", "tp_cross_domain", "max_tp", "flash")
+               "tp_comm_overlap", "ep_comm_overlap", "tp_cross_domain", "max_tp", "flash")
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,8 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         n = V["tp"].size
         V["sp"] = np.full(n, int(con.get("sequence_parallel", True)), dtype=np.int64)
         V["tpo"] = np.full(n, int(con.get("tp_comm_overlap", False)), dtype=np.int64)
-        out = evaluate_batch(job, cluster, {k: V[k] for k in FIELDS}, calib=calib, flash=flash)
+        V["epo"] = np.full(n, int(con.get("ep_comm_overlap", False)), dtype=np.int64)
+        out = evaluate_batch(job, cluster, {k: V[k] for k in (*FIELDS, "epo")}, calib=calib, flash=flash)
         costed += n
         fits = out["mem_total"] <= out["mem_capacity"]
         oom += int((~fits).sum())
@@ -233,5 +234,5 @@ def _plan_at(V: dict[str, np.ndarray], i: int) -> Plan:
     return Plan(
         tp=int(V["tp"][i]), pp=int(V["pp"][i]), vpp=int(V["vpp"][i]), cp=int(V["cp"][i]), ep=int(V["ep"][i]),
         dp=int(V["dp"][i]), mbs=int(V["mbs"][i]), recompute=RECOMPUTE[int(V["rc"][i])], zero=int(V["zero"][i]),
-        sequence_parallel=bool(V["sp"][i]), tp_comm_overlap=bool(V["tpo"][i]),
+        sequence_parallel=bool(V["sp"][i]), tp_comm_overlap=bool(V["tpo"][i]), ep_comm_overlap=bool(V["epo"][i]),
     )

@@ -62,6 +62,7 @@ def plan_arrays(plans: list[Plan]) -> dict[str, np.ndarray]:
         cols["rc"].append(RECOMPUTE.index(p.recompute))
         cols["sp"].append(int(p.sequence_parallel))
         cols["tpo"].append(int(p.tp_comm_overlap))
+    cols["epo"] = [int(p.ep_comm_overlap) for p in plans]
     return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
 
 

@@ -11,7 +11,8 @@ that fits memory is taken, and reported. Conventions honoured per source (docs/p
 * torchtitan: attention through PyTorch SDPA's FlashAttention-2 kernels; ``mbs`` is the local batch; pipeline micro-batches are of size 1, no gradient
   accumulation without PP; empty global batch = dp x local batch;
 * Megatron-LM 2021 rows predate sequence parallelism and the distributed optimizer; 2021/2022
-  Megatron rows use unfused attention (Korthikanti et al. 2022, Table 5 'selective' = attention core).
+  Megatron rows use unfused attention (Korthikanti et al. 2022, Table 5 'selective' = attention core);
+* notes naming DualPipe or an EP / all-to-all overlap set ``ep_comm_overlap``.
 """
 
 from __future__ import annotations
@@ -183,11 +184,13 @@ def prepare(r: dict[str, str]) -> Prepared:
     if "vanilla tp" in notes_in.lower():
         tpo = False
     sp = "cases_april2021" not in src
+    squashed = notes_in.lower().replace(" ", "").replace("-", "").replace("_", "")
+    epo = ep > 1 and any(k in squashed for k in ("dualpipe", "epoverlap", "a2aoverlap", "alltoalloverlap"))
     plans, P = [], None
     for mbs, rc in itertools.product(mbs_opts, rc_opts):
         g = gbs if gbs else dp * mbs
         plans.append((g, Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=rc, zero=zero,
-                              sequence_parallel=sp, tp_comm_overlap=tpo)))
+                              sequence_parallel=sp, tp_comm_overlap=tpo, ep_comm_overlap=epo)))
     gb_set = {g for g, _ in plans}
     if len(gb_set) > 1:  # unpublished torchtitan local batch: gbs follows mbs; keep throughput per plan
         gbs = max(gb_set)

@@ -26,7 +26,7 @@ CAPS = [500, 600, 700]  # x 3 = 60 points
 
 def slow_point(raw: dict[str, Any]) -> dict[str, Any]:
     """spec_point, slowed down so that a test can interrupt the sweep half way."""
-    time.sleep(0.05)
+    time.sleep(0.2)  # 60 points on 2 workers: ~6 s, ample time for the SIGINT to land mid-sweep
     return spec_point(raw)
 
 

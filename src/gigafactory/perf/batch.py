@@ -122,13 +122,13 @@ def evaluate_batch(
     # time hides behind earlier work); an MoE layer's dispatcher waits on the GPU for the token counts
     # per expert (dropless routing; DeepEP README: "the CPU will wait for GPU's signal"), so the
     # launches after it are exposed whenever they take longer than the layer's GPU work (compute and
-    # the collectives in its stream), per pass (forward, backward, recomputed forward)
-    def host_exposed(host, f_gpu, b_gpu, n_coll, n_a2a):
-        fwd = np.maximum(0.0, host - (f_gpu + n_coll * t_tp1 + n_a2a * t_a2a))
-        bwd = np.maximum(0.0, host * (1 + rc_full) - (b_gpu + n_coll * (1 + rc_full) * t_tp1 + n_a2a * (1 + rc_full) * t_a2a))
-        return fwd + bwd
-
-    hx_moe = host_exposed(c.host_moe_layer_s + c.host_expert_s * a.experts / ep, fm, bm, 4, 2) if a.moe_layers else 0.0
+    # the collectives in its stream: 4 TP collectives and 2 all-to-alls a pass), per pass (forward,
+    # backward, and the recomputed forward that full recompute adds to the backward)
+    if a.moe_layers:
+        gap = c.host_moe_layer_s + c.host_expert_s * a.experts / ep - 4 * t_tp1 - 2 * t_a2a  # launches beyond a pass's collectives
+        hx_moe = np.maximum(0.0, gap - fm) + np.maximum(0.0, (1 + rc_full) * gap - bm)
+    else:
+        hx_moe = 0.0
 
     # ---- the slowest pipeline stage, one micro-batch (all its virtual chunks)
     Ls = stage_layers(a.layers, pp, v)

@@ -55,14 +55,14 @@ class StepResult:
 
 def plan_arrays(plans: list[Plan]) -> dict[str, np.ndarray]:
     """Plans as the column arrays the batch engine takes."""
-    cols: dict[str, list[int]] = {k: [] for k in FIELDS}
+    cols: dict[str, list[int]] = {k: [] for k in (*FIELDS, "epo")}
     for p in plans:
         for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero"):
             cols[k].append(int(getattr(p, k)))
         cols["rc"].append(RECOMPUTE.index(p.recompute))
         cols["sp"].append(int(p.sequence_parallel))
         cols["tpo"].append(int(p.tp_comm_overlap))
-    cols["epo"] = [int(p.ep_comm_overlap) for p in plans]
+        cols["epo"].append(int(p.ep_comm_overlap))
     return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
 
 

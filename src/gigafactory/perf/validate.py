@@ -180,12 +180,12 @@ def prepare(r: dict[str, str]) -> Prepared:
     z = (r.get("zero_or_fsdp") or "").lower()
     zero = 3 if "fsdp" in z else 1 if "distributed" in z else 0 if old_megatron else 1
     precision = (r.get("precision_id") or "bf16").strip()
-    tpo = tp > 1 and (("NeMo" in src and not old_megatron) or "asynctp" in notes_in.lower().replace(" ", "").replace("-", ""))
+    squashed = notes_in.lower().replace(" ", "").replace("-", "")  # "Async TP", "async-TP" -> "asynctp"
+    tpo = tp > 1 and (("NeMo" in src and not old_megatron) or "asynctp" in squashed)
     if "vanilla tp" in notes_in.lower():
         tpo = False
     sp = "cases_april2021" not in src
-    squashed = notes_in.lower().replace(" ", "").replace("-", "").replace("_", "")
-    epo = ep > 1 and any(k in squashed for k in ("dualpipe", "epoverlap", "a2aoverlap", "alltoalloverlap"))
+    epo = ep > 1 and any(k in squashed.replace("_", "") for k in ("dualpipe", "epoverlap", "a2aoverlap", "alltoalloverlap"))
     plans, P = [], None
     for mbs, rc in itertools.product(mbs_opts, rc_opts):
         g = gbs if gbs else dp * mbs

@@ -7,8 +7,8 @@ family (Blackwell Ultra shares Blackwell's), the low-precision/bf16 GEMM efficie
 (fp8 and mxfp8 share one; fp8-rowwise; nvfp4), FlashAttention efficiency per architecture (Hopper,
 Blackwell; Ampere is sourced), the GEMM size at half efficiency (one shape curve), the host launch
 time of an MoE layer pass and per local expert (an MoE pass takes the longer of its GPU work and
-its launches: the dispatcher syncs on the token counts), and the overlap fractions of DP and TP communication (EP all-to-all is not
-overlapped: fitted at ~0 when free, so fixed there). Objective: mean absolute percentage error plus a quarter of the worst per-GPU
+its launches: the dispatcher syncs on the token counts), and the overlap fractions of DP and TP communication (no EP overlap fraction:
+left free it fitted at ~0.0015, so the all-to-all is overlapped only in plans that set ep_comm_overlap). Objective: mean absolute percentage error plus a quarter of the worst per-GPU
 MAPE (so no GPU type is sacrificed). ``--cv`` (``--cv-gpu``) refits with each source (each GPU type) held out
 and reports the MAPE on the held-out rows: the out-of-sample figure. Needs scipy (dev dependency).
 """
@@ -178,7 +178,6 @@ def write_yaml(c: Calibration, n: int, summary: str, names: list[str], cv: str) 
         f'  source: "{src}"',
         f"  dp: {c.overlap_dp:.4f}",
         f"  tp: {c.overlap_tp:.4f}",
-        "  ep: 0.0  # not fitted: 0.0015 when left free (13-parameter model, 2026-11); the MoE rows show no all-to-all overlap",
         "attention-sourced:",
         '  source: "Dao 2023, \'FlashAttention-2\' (abstract and Sec. 4.1): forward+backward reach 50-73% of the A100\'s '
         '312 TFLOP/s bf16 peak at head dimension 64-128; not fitted (the Ampere rows of train.csv run unfused attention)"',

@@ -113,7 +113,7 @@ def evaluate_batch(
     t_cp_step = p2p_time(h, T * 2 * kv_local * 2.0, tp)
     t_cp = np.where(cp > 1, np.maximum(0, (cp - 1) * t_cp_step - t_core - t_sfu) + np.maximum(0, 2 * (cp - 1) * t_cp_step - bwd_a * t_core - t_sfu), 0.0)
     if a.moe_layers:
-        t_a2a = moe_a2a_time(h, T / tp * H * 2.0, ep, a.top_k) * (1 - c.overlap_ep)
+        t_a2a = moe_a2a_time(h, T / tp * H * 2.0, ep, a.top_k)  # overlapped only under ep_comm_overlap (below)
         t_ep = (4 + 2 * rc_full) * t_a2a
     else:
         t_a2a = t_ep = 0.0

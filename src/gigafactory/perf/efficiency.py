@@ -48,7 +48,6 @@ class Calibration:
     host_expert_s: float  # extra launch time per local expert (E/ep) of an MoE layer, per pass
     overlap_dp: float
     overlap_tp: float
-    overlap_ep: float
     lowp_ratio: dict[str, float] = field(default_factory=dict)  # per LOWP_RECIPE: GEMM efficiency over bf16
     fa2_slowdown: dict[str, float] = field(default_factory=dict)  # best kernel's speed over FlashAttention-2
     extra: dict[str, Any] = field(default_factory=dict)
@@ -90,7 +89,6 @@ def calibration() -> Calibration:
         fa2_slowdown={k: float(v) for k, v in fixed["fa3_speedup_over_fa2"].items()},
         overlap_dp=float(o["dp"]),
         overlap_tp=float(o["tp"]),
-        overlap_ep=float(o["ep"]),
     )
 
 

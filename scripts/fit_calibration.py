@@ -51,8 +51,10 @@ LOWP_BOUNDS = (0.3, 1.0)
 
 
 def keys_in_data(prepared) -> tuple[list[str], list[str], list[str]]:
-    g = sorted({GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared})
-    a = sorted({ATTN_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared if p.flash})
+    """The GEMM families, FlashAttention architectures and low-precision recipes the rows exercise."""
+    fams = [p.cluster.gpu.family for p in prepared]
+    g = sorted({GEMM_FAMILY.get(f, f) for f in fams})
+    a = sorted({ATTN_FAMILY.get(f, f) for f, p in zip(fams, prepared, strict=True) if p.flash})
     lp = sorted({LOWP_RECIPE.get(p.job.precision, p.job.precision) for p in prepared if precision_class(p.job.precision) != "bf16"})
     return g, a, lp
 
@@ -123,17 +125,21 @@ def _fold(args) -> tuple[str, list[float], list[str], list[str]]:
     label, train, test, base, maxfev = args
     c, _ = fit(train, base, maxfev)
     # a family (or attention architecture) absent from the training rows takes its predecessor's
-    # fitted value, as a new GPU would: nothing fitted on the held-out rows leaks into the test
-    gk, ak, _ = keys_in_data(train)
-    ge, ae = dict(c.gemm_eff), dict(c.attn_eff)
-    for fam in {GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in test} - set(gk):
+    # fitted value, as a new GPU would, and a low-precision recipe absent from them the plain fp8
+    # ratio, as a new recipe would: nothing fitted on the held-out rows leaks into the test
+    gk, ak, lk = keys_in_data(train)
+    tg, ta, tl = keys_in_data(test)
+    ge, ae, le = dict(c.gemm_eff), dict(c.attn_eff), dict(c.lowp_ratio)
+    for fam in set(tg) - set(gk):
         par = PARENT.get(fam)
         while par and par not in gk:
             par = PARENT.get(par)
         ge[fam] = ge[par] if par else float(np.median([ge[k] for k in gk]))
-    for fam in {ATTN_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in test if p.flash} - set(ak):
+    for fam in set(ta) - set(ak):
         ae[fam] = ae[PARENT[fam]] if PARENT.get(fam) in ak else float(np.median([ae[k] for k in ak]))
-    c = c.replace(gemm_eff=ge, attn_eff=ae)
+    for recipe in set(tl) - set(lk):
+        le[recipe] = le["fp8"] if "fp8" in lk else float(np.median([le[k] for k in lk]))
+    c = c.replace(gemm_eff=ge, attn_eff=ae, lowp_ratio=le)
     e, g, s = errors(test, c)
     return label, list(e), g, s
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gigafactory.perf import batch, planner
+from gigafactory.perf.columns import default_columns
 from gigafactory.perf.planner import plan
 from gigafactory.perf.validate import row_cluster
 from gigafactory.resolve import model
@@ -43,8 +44,7 @@ def test_lower_bound_holds_and_pruned_search_is_exhaustive(job8: Job, monkeypatc
     ax = planner.axes(job8, c)
     S, _ = planner.structural(job8, c, ax)
     n = S["tp"].size
-    P = {**S, "rc": np.zeros(n, dtype=np.int64), "zero": np.ones(n, dtype=np.int64),
-         "sp": np.ones(n, dtype=np.int64), "tpo": np.zeros(n, dtype=np.int64)}
+    P = default_columns(n, **S)
     out = batch.evaluate_batch(job8, c, P)
     assert np.all(batch.step_lower_bound(job8, c, S) <= out["step_s"])
     # without the bound every plan is costed, and the top list is the same

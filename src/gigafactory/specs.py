@@ -18,6 +18,19 @@ PRECISIONS: tuple[str, ...] = ("bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "n
 #: which dense peak a precision runs at (fp8 recipes share the fp8 tensor-core peak)
 PEAK_KEY = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "fp8-rowwise": "fp8", "mxfp8": "mxfp8", "nvfp4": "nvfp4"}
 Recompute = Literal["none", "selective", "full"]
+#: pipeline schedules: 1F1B (Narayanan et al. 2021), interleaved 1F1B (vpp > 1), zero-bubble ZB-H1 and
+#: ZB-V (Qi et al. 2024), DualPipe and DualPipeV (DeepSeek-AI 2024, DeepSeek-V3 report sec. 3.2.1)
+Schedule = Literal["1f1b", "interleaved", "zb-h1", "zb-v", "dualpipe", "dualpipev"]
+SCHEDULES: tuple[str, ...] = ("1f1b", "interleaved", "zb-h1", "zb-v", "dualpipe", "dualpipev")
+#: Megatron-LM --cp-comm-type: ring of K/V point-to-point exchanges, all-to-all (Ulysses), all-gather of K/V
+CpCommType = Literal["p2p", "a2a", "allgather"]
+CP_COMM_TYPES: tuple[str, ...] = ("p2p", "a2a", "allgather")
+#: MoE token dispatchers: Megatron --moe-token-dispatcher-type alltoall / allgather, flex = DeepEP
+Dispatcher = Literal["alltoall", "allgather", "flex"]
+DISPATCHERS: tuple[str, ...] = ("alltoall", "allgather", "flex")
+#: the training stack a job runs on: it decides kernels (Transformer Engine vs SDPA), schedules, exports
+Framework = Literal["megatron", "nemo", "torchtitan", "other"]
+FRAMEWORKS: tuple[str, ...] = ("megatron", "nemo", "torchtitan", "other")
 Cooling = Literal["air", "rear-door", "direct-liquid", "immersion"]
 
 
@@ -284,6 +297,8 @@ class Job(Spec):
     seq_len: PositiveInt
     global_batch: PositiveInt = Field(description="sequences per optimizer step")
     precision: Precision = "bf16"
+    framework: Framework = Field(default="megatron", description="training stack: megatron (Megatron-LM / "
+                                 "Megatron-Core with Transformer Engine), nemo, torchtitan, other (FlashAttention-2, eager)")
 
     @model_validator(mode="after")
     def _check(self) -> Job:
@@ -316,6 +331,27 @@ class Plan(Spec):
     tp_comm_overlap: bool = False
     ep_comm_overlap: bool = Field(default=False, description="hide the MoE all-to-all behind another micro-batch's "
                                   "compute (Megatron --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe)")
+    etp: PositiveInt = Field(default=1, description="expert tensor parallel size (Megatron "
+                             "--expert-tensor-parallel-size); experts are split over etp x ep GPUs")
+    schedule: Schedule = Field(default="1f1b", description="pipeline schedule; vpp > 1 means interleaved")
+    cp_comm_type: CpCommType = Field(default="p2p", description="context-parallel exchange (Megatron --cp-comm-type)")
+    moe_dispatcher: Dispatcher = Field(default="alltoall", description="MoE token dispatcher "
+                                       "(Megatron --moe-token-dispatcher-type; flex = DeepEP)")
+    compile: bool = Field(default=False, description="torch.compile fuses memory-bound ops (torchtitan --compile)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule(cls, data):
+        """vpp > 1 with the default schedule is interleaved 1F1B; interleaved with vpp = 1 is plain 1F1B."""
+        if isinstance(data, dict):
+            vpp = data.get("vpp", 1)
+            sched = data.get("schedule", "1f1b")
+            if isinstance(vpp, int) and not isinstance(vpp, bool):
+                if vpp > 1 and sched == "1f1b":
+                    data = {**data, "schedule": "interleaved"}
+                elif vpp == 1 and sched == "interleaved":
+                    data = {**data, "schedule": "1f1b"}
+        return data
 
     @property
     def gpus(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..specs import Cluster, Job
+from .columns import PLAN_COLUMNS
 from .comm import Hierarchy, all_gather_time, all_reduce_time, hierarchy, moe_a2a_time, p2p_time
 from .comm import reduce_scatter_time as rs_time
 from .efficiency import Calibration, calibration, compute_clock_factor, const, exp_rate
@@ -18,7 +19,6 @@ from .memory import memory_bytes
 from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
 from .pipeline import bubble_time, stage_layers
 
-FIELDS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "rc", "zero", "sp", "tpo")
 RECOMPUTE = ("none", "selective", "full")
 LOW_PRECISION = ("fp8", "fp8-rowwise", "mxfp8", "nvfp4")
 BREAKDOWN = ("compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
@@ -38,14 +38,14 @@ def evaluate_batch(
     a = arch(job.model)
     gpu = cluster.gpu
     h = hier or hierarchy(cluster)
-    f = {k: np.asarray(P[k], dtype=float) for k in FIELDS}
+    f = {k: np.asarray(P[k], dtype=float) for k in PLAN_COLUMNS}
     # optional: fraction of a stage's layers recomputed under full recompute (Megatron block method,
     # --recompute-num-layers); 1 = every layer, as the planner's plans and torchtitan's full AC
     rcf = f["rcf"] = np.asarray(P.get("rcf", 1.0), dtype=float)
     # optional: the MoE all-to-all of one micro-batch runs under another's compute (batch-level overlap)
-    epo = np.asarray(P.get("epo", 0)) > 0
-    tp, pp, v, cp, ep, dp, mbs, rc = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "rc"))
-    zero, sp, tpo = f["zero"], f["sp"] > 0, f["tpo"] > 0
+    epo = f["ep_comm_overlap"] > 0
+    tp, pp, v, cp, ep, dp, mbs, rc = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute"))
+    zero, sp, tpo = f["zero"], f["sequence_parallel"] > 0, f["tp_comm_overlap"] > 0
     s, B, H = float(job.seq_len), float(job.global_batch), float(a.hidden)
     m = B / (dp * mbs)  # micro-batches per pipeline per step
     T = mbs * s / cp  # tokens per GPU group per micro-batch

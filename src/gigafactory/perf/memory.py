@@ -54,7 +54,7 @@ def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: 
 def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dense, flash: bool):
     """Per-GPU memory of the most loaded stage (bytes), and its parameter counts."""
     tp, pp, v, cp, ep, dp = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp"))
-    zero, rc, sp = f["zero"], f["rc"], f["sp"]
+    zero, rc, sp = f["zero"], f["recompute"], f["sequence_parallel"]
     H, V = a.hidden, a.vocab
     emb = np.where(pp > 1, max(a.p_embed, V * H), a.p_embed + a.p_head) / tp
     Pd = (Ls * (a.p_attn + a.p_small_layer) / tp + n_dense * a.p_mlp_dense / tp

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InfeasiblePlan, SpecError
-from ..specs import Cluster, Job, Plan
-from .batch import FIELDS, RECOMPUTE, evaluate_batch, step_lower_bound
+from ..specs import Cluster, Job
+from .batch import RECOMPUTE, evaluate_batch, step_lower_bound
+from .columns import default_columns, plan_at
 from .efficiency import Calibration
 from .params import arch
 from .rules import OOM, PRUNED, REASONS, reject_codes
@@ -94,7 +95,7 @@ def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
         "ep": _divisors(a.experts) if a.moe_layers else np.asarray([1], dtype=np.int64),
         "mbs": np.asarray(MBS, dtype=np.int64),
         "vpp": np.asarray(VPP, dtype=np.int64),
-        "rc": np.arange(len(RECOMPUTE), dtype=np.int64),
+        "recompute": np.arange(len(RECOMPUTE), dtype=np.int64),
         "zero": np.asarray(ZEROS, dtype=np.int64),
     }
     for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero"):
@@ -103,7 +104,7 @@ def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
     if con.get("recompute") is not None:
         if con["recompute"] not in RECOMPUTE:
             raise SpecError("recompute", f"unknown recompute {con['recompute']!r}", RECOMPUTE)
-        ax["rc"] = np.asarray([RECOMPUTE.index(con["recompute"])], dtype=np.int64)
+        ax["recompute"] = np.asarray([RECOMPUTE.index(con["recompute"])], dtype=np.int64)
     return ax
 
 
@@ -114,7 +115,7 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
     Axes are added one at a time and the rules re-checked, so the grid never grows beyond the
     survivors times one axis. Not-yet-added axes hold a neutral value (1) that no rule rejects.
     """
-    per_plan = ax["rc"].size * ax["zero"].size
+    per_plan = ax["recompute"].size * ax["zero"].size
     later = {"ep": ax["mbs"].size * ax["vpp"].size, "mbs": ax["vpp"].size, "vpp": 1}
     g = np.meshgrid(ax["tp"], ax["pp"], ax["cp"], ax["dp"], indexing="ij")
     S = {k: v.ravel() for k, v in zip(("tp", "pp", "cp", "dp"), g, strict=True)}
@@ -172,13 +173,13 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
     cross = bool(con.get("tp_cross_domain", False))
     flash = bool(con.get("flash", True))
     S, rejected = structural(job, cluster, ax, cross)
-    n_rz = ax["rc"].size * ax["zero"].size
+    n_rz = ax["recompute"].size * ax["zero"].size
     n_space = int(np.prod([v.size for v in ax.values()], dtype=np.int64))
     order = np.argsort(step_lower_bound(job, cluster, S, calib), kind="stable") if S["tp"].size else np.zeros(0, int)
     lb = step_lower_bound(job, cluster, {k: v[order] for k, v in S.items()}, calib) if order.size else np.zeros(0)
     S = {k: v[order] for k, v in S.items()}
-    rz_rc = np.repeat(ax["rc"], ax["zero"].size)
-    rz_zero = np.tile(ax["zero"], ax["rc"].size)
+    rz_rc = np.repeat(ax["recompute"], ax["zero"].size)
+    rz_zero = np.tile(ax["zero"], ax["recompute"].size)
     best_steps = np.full(0, np.inf)
     kept: list[tuple[float, dict[str, Any], dict[str, np.ndarray], int]] = []
     costed = oom = 0
@@ -192,12 +193,11 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         j = min(lb.size, i + per_chunk)
         j = i + int(np.searchsorted(lb[i:j], bar, side="right"))
         V = {k: np.repeat(v[i:j], n_rz) for k, v in S.items()}
-        V["rc"], V["zero"] = np.tile(rz_rc, j - i), np.tile(rz_zero, j - i)
+        V["recompute"], V["zero"] = np.tile(rz_rc, j - i), np.tile(rz_zero, j - i)
         n = V["tp"].size
-        V["sp"] = np.full(n, int(con.get("sequence_parallel", True)), dtype=np.int64)
-        V["tpo"] = np.full(n, int(con.get("tp_comm_overlap", False)), dtype=np.int64)
-        V["epo"] = np.full(n, int(con.get("ep_comm_overlap", False)), dtype=np.int64)
-        out = evaluate_batch(job, cluster, {k: V[k] for k in (*FIELDS, "epo")}, calib=calib, flash=flash)
+        V = default_columns(n, **V, **{k: np.full(n, int(con[k]), dtype=np.int64) for k in (
+            "sequence_parallel", "tp_comm_overlap", "ep_comm_overlap") if k in con})
+        out = evaluate_batch(job, cluster, V, calib=calib, flash=flash)
         costed += n
         fits = out["mem_total"] <= out["mem_capacity"]
         oom += int((~fits).sum())
@@ -224,15 +224,8 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         if np.isfinite(least_mem[0]):
             detail += f"; the smallest plan needs {least_mem[0]:.0f} of {least_mem[1]:.0f} GB per GPU"
         raise InfeasiblePlan(f"no plan of {n_space:,} fits this job on {cluster.num_gpus:,} x {cluster.gpu.id}", detail)
-    results = [result_at(out, s, _plan_at(V, s)) for _, out, V, s in kept]
+    results = [result_at(out, s, plan_at(V, s)) for _, out, V, s in kept]
     dt = time.perf_counter() - t0
     return PlanSearch(best=results[0], top=results, configs_evaluated=n_space, rejected=rej, search_seconds=dt,
                       costed=costed)
 
-
-def _plan_at(V: dict[str, np.ndarray], i: int) -> Plan:
-    return Plan(
-        tp=int(V["tp"][i]), pp=int(V["pp"][i]), vpp=int(V["vpp"][i]), cp=int(V["cp"][i]), ep=int(V["ep"][i]),
-        dp=int(V["dp"][i]), mbs=int(V["mbs"][i]), recompute=RECOMPUTE[int(V["rc"][i])], zero=int(V["zero"][i]),
-        sequence_parallel=bool(V["sp"][i]), tp_comm_overlap=bool(V["tpo"][i]), ep_comm_overlap=bool(V["epo"][i]),
-    )

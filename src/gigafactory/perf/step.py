@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import InfeasiblePlan
 from ..specs import Cluster, Job, Plan
-from .batch import BREAKDOWN, FIELDS, RECOMPUTE, evaluate_batch
+from .batch import BREAKDOWN, evaluate_batch
+from .columns import plan_arrays
 from .efficiency import Calibration
 from .rules import OOM, REASONS, reject_codes
 
@@ -51,19 +52,6 @@ class StepResult:
             "memory_gb": self.memory,
             "microbatches": self.microbatches,
         }
-
-
-def plan_arrays(plans: list[Plan]) -> dict[str, np.ndarray]:
-    """Plans as the column arrays the batch engine takes."""
-    cols: dict[str, list[int]] = {k: [] for k in (*FIELDS, "epo")}
-    for p in plans:
-        for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero"):
-            cols[k].append(int(getattr(p, k)))
-        cols["rc"].append(RECOMPUTE.index(p.recompute))
-        cols["sp"].append(int(p.sequence_parallel))
-        cols["tpo"].append(int(p.tp_comm_overlap))
-        cols["epo"].append(int(p.ep_comm_overlap))
-    return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
 
 
 def result_at(out: dict[str, np.ndarray], i: int, plan: Plan) -> StepResult:

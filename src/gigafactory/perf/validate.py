@@ -33,11 +33,11 @@ from ..resolve import build
 from ..resolve import model as catalog_model
 from ..specs import Cluster, Job, Model, Plan
 from .batch import RECOMPUTE, evaluate_batch
+from .columns import plan_arrays
 from .efficiency import Calibration
 from .params import hardware_flops_per_token, model_flops_per_token
 from .pipeline import stage_layers
 from .rules import REASONS, reject_codes
-from .step import plan_arrays
 
 METRICS = ("tokens_per_sec_per_gpu", "model_tflops_per_gpu", "achieved_tflops_per_gpu", "step_time_s", "MFU_pct")
 

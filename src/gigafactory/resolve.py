@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import catalog, yamlio
 from .errors import GigafactoryError, SpecError, SpecErrors, closest, unknown
-from .specs import Cluster, Fabric, Gpu, Job, Model, Plan, Policies, ScaleUp, Scenario, Site
+from .specs import Capacity, Cluster, Fabric, Gpu, Job, Model, Plan, Policies, ScaleUp, Scenario, Site
 
 #: which field of which type refers to which catalog kind
 REFS: dict[str, dict[str, str]] = {
@@ -43,6 +43,7 @@ TYPES: dict[str, type[BaseModel]] = {
     "scenario": Scenario,
     "plan": Plan,
     "policies": Policies,
+    "capacity": Capacity,
 }
 
 
@@ -222,8 +223,10 @@ def read_scenario_file(path: str | Path | None = None) -> dict[str, Any]:
     if not p.is_file():
         builtin = resources.files("gigafactory.catalog").joinpath("scenarios", f"{path}.yaml")
         if builtin.is_file():
-            return yamlio.load(builtin.read_text(encoding="utf-8"))
-        raise SpecError("scenario", f"no such file {str(path)!r}", builtin_scenarios())
+            return strip_sources(yamlio.load(builtin.read_text(encoding="utf-8")))
+        names = builtin_scenarios()
+        raise SpecError("scenario", f"no such file or built-in scenario {str(path)!r}", names,
+                        closest(str(path), names))
     try:
         data = yamlio.load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -232,7 +235,22 @@ def read_scenario_file(path: str | Path | None = None) -> dict[str, Any]:
         raise SpecError("scenario", f"{p.name} is not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise SpecError("scenario", f"{p.name} must hold a YAML mapping")
-    return data
+    return strip_sources(data)
+
+
+_WRAPPER_KEYS = {"value", "source", "estimate", "note"}
+
+
+def strip_sources(node: Any) -> Any:
+    """A scenario may write a number as ``{value: 4.0e13, source: ..., estimate: true}`` like the
+    catalog; the twin sees the plain value."""
+    if isinstance(node, dict):
+        if "value" in node and set(node) <= _WRAPPER_KEYS:
+            return node["value"]
+        return {k: strip_sources(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [strip_sources(v) for v in node]
+    return node
 
 
 DEFAULT_SCENARIO = "colossus-gpt4"
@@ -241,12 +259,19 @@ DEFAULT_SCENARIO = "colossus-gpt4"
 @cache
 def _default_raw() -> dict[str, Any]:
     text = resources.files("gigafactory.catalog").joinpath("scenarios", f"{DEFAULT_SCENARIO}.yaml").read_text()
-    return yamlio.load(text)
+    return strip_sources(yamlio.load(text))
 
 
 def builtin_scenarios() -> list[str]:
     root = resources.files("gigafactory.catalog").joinpath("scenarios")
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def builtin_scenario_text(name: str) -> str:
+    """The YAML text of a built-in scenario, sources and all."""
+    if name not in builtin_scenarios():
+        raise unknown("scenario", "built-in scenario", name, builtin_scenarios())
+    return resources.files("gigafactory.catalog").joinpath("scenarios", f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def scenario_to_dict(scen: Scenario) -> dict[str, Any]:

@@ -215,6 +215,31 @@ class Battery(Spec):
     round_trip_eff: float = Field(gt=0, le=1)
 
 
+class Buildings(Spec):
+    """The halls of a site: identical buildings, each with its floor, rack positions and cooling plant."""
+
+    count: PositiveInt = Field(description="buildings on the site")
+    floor_m2: PositiveFloat = Field(description="white space (data-hall floor) of one building, m^2")
+    rack_positions: PositiveInt = Field(description="rack positions one building is fitted out for")
+    cooling_mw: PositiveFloat = Field(description="IT heat the cooling plant of one building removes, MW")
+    feed_mw: PositiveFloat | None = Field(default=None, description="electrical feed of one building, facility MW")
+    start_days: list[float] | None = Field(
+        default=None, description="day each building's build starts, from the first (one schedule per "
+        "building); None: all start on day 0")
+
+    @model_validator(mode="after")
+    def _check(self) -> Buildings:
+        if self.start_days is not None:
+            if len(self.start_days) != self.count:
+                raise ValueError(f"start_days lists {len(self.start_days)} days for {self.count} buildings")
+            if any(d < 0 for d in self.start_days):
+                raise ValueError("start_days must be 0 or later")
+        return self
+
+    def start_day(self, b: int) -> float:
+        return float(self.start_days[b]) if self.start_days else 0.0
+
+
 class Site(Spec):
     id: str
     name: str
@@ -225,6 +250,7 @@ class Site(Spec):
     pue: float = Field(ge=1.0, le=3.0)
     electricity_usd_per_mwh: PositiveFloat
     building: str | None = None
+    buildings: Buildings | None = Field(default=None, description="halls: floor, racks, cooling; None: not modelled")
 
     @property
     def generation_mw(self) -> float:
@@ -373,6 +399,29 @@ class Policies(Spec):
     power_smoothing: bool = False
 
 
+CapacityMode = Literal["owned", "rented"]
+CAPACITY_MODES: tuple[str, ...] = ("owned", "rented")
+RentalTerm = Literal["reserved", "on-demand"]
+
+
+class Capacity(Spec):
+    """Who provides the GPUs. ``owned``: built on the site (build, bring-up, capex). ``rented``: a cloud
+    contract; the whole cluster is ready ``ready_days`` after signature, billed per GPU-hour, no capex."""
+
+    mode: CapacityMode = "owned"
+    provider: str | None = Field(default=None, description="the cloud renting the capacity")
+    term: RentalTerm = Field(default="reserved", description="rental rate: reserved contract or on-demand")
+    ready_days: float = Field(default=0.0, ge=0, le=3650, description="days from contract signature to capacity ready")
+    contract_years: PositiveFloat | None = Field(default=None, le=30, description="contract length billed in full; "
+                                                 "None: only the hours of the run")
+
+    @model_validator(mode="after")
+    def _check(self) -> Capacity:
+        if self.mode == "owned" and (self.provider or self.contract_years or self.ready_days):
+            raise ValueError("provider, ready_days and contract_years apply to capacity.mode=rented only")
+        return self
+
+
 class Scenario(Spec):
     name: str
     description: str = ""
@@ -381,3 +430,4 @@ class Scenario(Spec):
     job: Job
     plan: Plan | None = Field(default=None, description="None: the planner picks the best")
     policies: Policies = Field(default_factory=Policies)
+    capacity: Capacity = Field(default_factory=Capacity)

@@ -58,13 +58,19 @@ class TwinResult:
     growth: Growth
     cost: Any  # fleet.cost.CostReport
     seconds: dict[str, float]
+    schedule: Any = None  # fleet.buildings.Schedule: capacity mode, per-building bring-up, layout
 
     def headline(self) -> dict[str, Any]:
         """The flat figures a user, a sweep row or the web page needs."""
         s, st, gp, pw, c = self.scenario, self.step, self.goodput, self.power, self.cost
         p = st.plan
+        rented = s.capacity.mode == "rented"
+        lay = self.schedule.layout if self.schedule is not None else None
         return {
             "scenario": s.name,
+            "capacity": s.capacity.mode,
+            "provider": s.capacity.provider,
+            "days_counted_from": "contract signature" if rented else "ground-breaking",
             "gpu": s.cluster.gpu.id,
             "num_gpus": s.cluster.num_gpus,
             "model": s.job.model.id,
@@ -93,9 +99,13 @@ class TwinResult:
             "swing_mw": pw.step_it.swing_mw,
             "swing_hz": pw.step_it.dominant_hz,
             "site_fits": pw.verdict.fits if pw.verdict else None,
+            "buildings_used": len(lay.gpus_per_building) if lay else None,
+            "buildings_fit": lay.fits if lay else None,
+            "buildings_reason": (lay.reason or None) if lay else None,
             "energy_mwh": self.energy_mwh,
-            "capex_usd": c.capex_total_usd,
-            "capex_per_gpu_usd": c.capex_per_gpu_usd,
+            "capex_usd": None if rented else c.capex_total_usd,
+            "capex_per_gpu_usd": None if rented else c.capex_per_gpu_usd,
+            "usd_contract": c.run.contract_usd if rented and c.run else None,
             "opex_usd_per_year": c.opex_per_year_usd,
             "usd_per_gpu_hour": c.usd_per_gpu_hour,
             "usd_per_run": c.run.at_cost_usd if c.run else None,
@@ -149,7 +159,7 @@ def simulate(
     ``detail=False`` (sweeps) skips what only the report shows — the reliability what-ifs and the
     simulated-optimum checkpoint search; the headline figures are the same either way.
     """
-    from .fleet.build import bringup
+    from .fleet.buildings import schedule
     from .fleet.cost import cost
     from .fleet.goodput import goodput
     from .fleet.power import power
@@ -188,7 +198,8 @@ def simulate(
 
     say("bring-up")
     t0 = time.perf_counter()
-    bu = bringup(scen, seed=scen.policies.seed)
+    sched = schedule(scen, seed=scen.policies.seed)
+    bu = sched.bringup
     growth = grow(scen, bu, step, gp, search_plans)
     t["bringup"] = time.perf_counter() - t0
 
@@ -198,7 +209,7 @@ def simulate(
                energy_mwh=run_energy_mwh(pw, growth))
     t["cost"] = time.perf_counter() - t0
 
-    return TwinResult(scen, search, step, failure_free_days, gp, pw, bu, growth, cst, t)
+    return TwinResult(scen, search, step, failure_free_days, gp, pw, bu, growth, cst, t, sched)
 
 
 def grow(scen: Scenario, bu: Any, full_step: Any, gp: Any, search_plans: Callable[..., Any]) -> Growth:

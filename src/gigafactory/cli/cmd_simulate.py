@@ -32,10 +32,14 @@ HEADLINE_ROWS: list[tuple[str, str, str]] = [
     ("swing_mw", "per-step IT swing", "MW"),
     ("swing_hz", "swing frequency", "Hz"),
     ("site_fits", "site supply verdict (fits)", ""),
+    ("buildings_used", "buildings the cluster spans", ""),
+    ("buildings_fit", "fits the site's buildings (floor, racks, cooling, feed)", ""),
+    ("buildings_reason", "why not", ""),
     ("energy_mwh", "energy of the training run", "MWh"),
     ("capex_usd", "capex", "$"),
     ("capex_per_gpu_usd", "capex per GPU, all in", "$"),
     ("opex_usd_per_year", "opex", "$/year"),
+    ("usd_contract", "rental contract, billed in full", "$"),
     ("usd_per_run", "cost of the run at cost (capex share + opex)", "$"),
     ("usd_per_run_rented", "same run rented (reserved rates)", "$"),
     ("usd_per_million_tokens", "cost per million trained tokens", "$"),
@@ -50,15 +54,28 @@ def money(x: float) -> str:
     return f"${x:,.2f}"
 
 
+#: labels that change when the capacity is rented (days count from signature, the run is rent)
+RENTED_LABELS = {
+    "days_to_model_p50": "days from contract signature to trained model, p50",
+    "days_to_model_p90": "days from contract signature to trained model, p90",
+    "first_training_day_p50": "first training day (capacity ready)",
+    "full_size_day_p50": "cluster at full size",
+    "usd_per_run": "rent of the run's GPU-hours",
+}
+
+
 def headline_table(head: dict, title: str) -> Table:
     t = Table(title=title, title_justify="left", show_header=False)
     t.add_column("figure")
     t.add_column("value", justify="right", style="bold")
     t.add_column("unit")
+    rented = head.get("capacity") == "rented"
     for key, label, unit in HEADLINE_ROWS:
         v = head.get(key)
-        if v is None:
+        if v is None or (rented and key == "usd_per_run_rented"):
             continue
+        if rented:
+            label = RENTED_LABELS.get(key, label)
         if key in ("mfu", "goodput_p50"):
             text = f"{v:.1%}"
         elif isinstance(v, bool):
@@ -102,8 +119,9 @@ def register(app: typer.Typer) -> None:
                         "report": str(report) if report else None})
             return
         s = res.scenario
-        console.print(f"[bold]{s.name}[/]: {s.cluster.num_gpus:,} x {s.cluster.gpu.name} ({s.cluster.name}) "
-                      f"at {s.site.name}")
+        where = (f"rented from {s.capacity.provider or 'a cloud'} ({s.capacity.term})"
+                 if s.capacity.mode == "rented" else f"at {s.site.name}")
+        console.print(f"[bold]{s.name}[/]: {s.cluster.num_gpus:,} x {s.cluster.gpu.name} ({s.cluster.name}) {where}")
         console.print(f"job: {s.job.model.name}, {s.job.tokens:.3g} tokens, seq {s.job.seq_len:,}, "
                       f"batch {s.job.global_batch:,} sequences, {s.job.precision}")
         console.print(headline_table(head, "headline"))

@@ -71,6 +71,8 @@ class RunCost(_Frozen):
     tokens: float | None
     usd_per_token: float | None
     usd_per_million_tokens: float | None
+    contract_usd: float | None = None  # rented: the whole contract, billed whether used or not
+    contract_hours: float | None = None
 
 
 class CostReport(_Frozen):
@@ -94,6 +96,8 @@ class CostReport(_Frozen):
     rental_usd_per_gpu_hour: dict[str, float]
     run: RunCost | None
     notes: list[str]
+    mode: str = "owned"  # owned: capex + opex; rented: GPU-hours at the rental rate, no capex
+    rental: RentalCost | None = None  # rented: the rate the capacity is billed at
 
     def top_lines(self, n: int = 5) -> list[CapexLine]:
         return sorted(self.capex, key=lambda ln: -ln.total_usd)[:n]
@@ -322,6 +326,8 @@ def cost(
         c, site = scenario_or_cluster.cluster, scenario_or_cluster.site
         if tokens is None and training_days is not None:
             tokens = scenario_or_cluster.job.tokens
+        if scenario_or_cluster.capacity.mode == "rented":
+            return rented_cost(scenario_or_cluster, training_days=training_days, tokens=tokens)
     else:
         c = scenario_or_cluster
         from ..resolve import site as _site
@@ -384,4 +390,49 @@ def cost(
         capex_total_usd=capex_total, capex_per_gpu_usd=capex_total / c.num_gpus, opex=opex,
         opex_per_year_usd=opex_total, annualized_capex_by_category=ann, annualized_capex_usd=ann_total,
         finance_rate=rate, usd_per_gpu_hour=per_gpu_h, rental_usd_per_gpu_hour=rental, run=run, notes=notes,
+    )
+
+
+def rented_cost(scen: Scenario, *, training_days: float | None = None, tokens: float | None = None) -> CostReport:
+    """Rented capacity: no capex and no building; the bill is GPUs x hours x the catalog's rental rate
+    for the contract's term (power, facility and staff are inside the rate). A contract of
+    ``capacity.contract_years`` is billed in full; the run's own share is its training hours."""
+    from .power import budget
+
+    c, cap = scen.cluster, scen.capacity
+    for name, v in (("training_days", training_days), ("tokens", tokens)):
+        if v is not None and v <= 0:
+            raise SpecError(name, f"must be positive, got {v:g}")
+    rate = rental_cost(c.gpu.id, c.num_gpus, 1.0, cap.term)
+    b = budget(c, site_pue=scen.site.pue)
+    load, _, _ = _price("opex", "load_factor")
+    per_year = rate.usd_per_gpu_hour * c.num_gpus * HOURS_PER_YEAR
+    opex = [OpexLine(kind=f"rent ({cap.term})", usd_per_year=per_year,
+                     basis=f"{c.num_gpus:,} GPUs x ${rate.usd_per_gpu_hour:.2f}/GPU-h x {HOURS_PER_YEAR:,.0f} h",
+                     source=rate.source, estimate=rate.estimate)]
+    rental = {}
+    for t in TERMS:
+        rental[t] = rental_cost(c.gpu.id, c.num_gpus, 1.0, t).usd_per_gpu_hour
+    notes = [f"rented from {cap.provider or 'a cloud'}: no capex, no building; power, facility and staff are "
+             f"inside the ${rate.usd_per_gpu_hour:.2f}/GPU-h {cap.term} rate"]
+    contract_h = cap.contract_years * HOURS_PER_YEAR if cap.contract_years else None
+    contract_usd = rate.usd_per_gpu_hour * c.num_gpus * contract_h if contract_h else None
+    run = None
+    if training_days is not None:
+        gh = c.num_gpus * training_days * 24.0
+        at = rate.usd_per_gpu_hour * gh
+        run = RunCost(training_days=training_days, gpu_hours=gh, at_cost_usd=at, energy_usd=None,
+                      rental_reserved_usd=rental["reserved"] * gh, rental_on_demand_usd=rental["on-demand"] * gh,
+                      tokens=tokens, usd_per_token=at / tokens if tokens else None,
+                      usd_per_million_tokens=at / tokens * 1e6 if tokens else None,
+                      contract_usd=contract_usd, contract_hours=contract_h)
+        if contract_h and training_days * 24.0 > contract_h:
+            notes.append(f"the run ({training_days:,.0f} days) outlasts the {cap.contract_years:g}-year contract")
+    return CostReport(
+        cluster=c.id, gpu=c.gpu.id, num_gpus=c.num_gpus, it_mw=b.it_mw, facility_mw=b.facility_mw,
+        avg_facility_mw=b.facility_mw * load, power_basis="fleet.power budget (the provider's load)", capex=[],
+        capex_by_category={}, capex_total_usd=0.0, capex_per_gpu_usd=0.0, opex=opex, opex_per_year_usd=per_year,
+        annualized_capex_by_category={}, annualized_capex_usd=0.0, finance_rate=0.0,
+        usd_per_gpu_hour=rate.usd_per_gpu_hour, rental_usd_per_gpu_hour=rental, run=run, notes=notes,
+        mode="rented", rental=rate,
     )

@@ -159,25 +159,34 @@ def claim_bringup() -> Claim:
 
 
 def claim_rental() -> Claim:
-    from .fleet.cost import implied_rate, rental_cost
+    """The two-year rental of the built-in ``abilene-gb200`` scenario (capacity rented, contract term)."""
+    from .fleet.cost import HOURS_PER_YEAR, implied_rate, rental_cost
+    from .resolve import load_scenario
 
     c = _c("rental")
-    hours = c["years"] * 8760.0
-    reserved = rental_cost(c["gpu"], c["gpus"], hours, "reserved")
-    ondemand = rental_cost(c["gpu"], c["gpus"], hours, "on-demand")
+    scen = load_scenario(c["scenario"])
+    cap, cl = scen.capacity, scen.cluster
+    years = cap.contract_years or c["years"]
+    hours = years * HOURS_PER_YEAR
+    contract = rental_cost(cl.gpu.id, cl.num_gpus, hours, cap.term)
+    other = rental_cost(cl.gpu.id, cl.num_gpus, hours, "on-demand" if cap.term == "reserved" else "reserved")
     implied = implied_rate(c["usd"], c["gpus"], hours)
     tol = c["tolerance"]
-    if abs(reserved.total_usd / c["usd"] - 1) <= tol:
+    if abs(contract.total_usd / c["usd"] - 1) <= tol:
         verdict = HOLDS
-    elif reserved.total_usd > c["usd"]:
+    elif contract.total_usd > c["usd"]:
         verdict = f"{HOLDS_IF} the rate is ${implied:.2f}/GPU-hour or less (a large multi-year contract near cost)"
     else:
         verdict = FAILS
     return Claim(c["letter"], c["claim"], c["source"],
-                 f"${reserved.total_usd / 1e9:.2f}B reserved (${reserved.usd_per_gpu_hour:.2f}/GPU-h), "
-                 f"${ondemand.total_usd / 1e9:.2f}B on demand; the claim implies ${implied:.2f}/GPU-h",
-                 verdict, f"{c['gpus']:,} {c['gpu']} for {c['years']} years of {hours:,.0f} h, catalog rental rates",
-                 {"reserved_usd": reserved.total_usd, "on_demand_usd": ondemand.total_usd, "implied_rate": implied})
+                 f"two-year Abilene rental (scenario {scen.name}): ${contract.total_usd / 1e9:.2f}B {cap.term} "
+                 f"(${contract.usd_per_gpu_hour:.2f}/GPU-h x {cl.num_gpus:,} GB200 x {hours:,.0f} h), "
+                 f"${other.total_usd / 1e9:.2f}B {other.term}; the claim implies ${implied:.2f}/GPU-h",
+                 verdict, f"{cl.num_gpus:,} {cl.gpu.id} rented from {cap.provider} for {years:g} years of "
+                 f"{hours:,.0f} h at the catalog's rental rates; power, facility and staff inside the rate",
+                 {"contract_usd": contract.total_usd, "reserved_usd": rental_cost(cl.gpu.id, cl.num_gpus, hours).total_usd,
+                  "on_demand_usd": rental_cost(cl.gpu.id, cl.num_gpus, hours, "on-demand").total_usd,
+                  "implied_rate": implied, "gpus": cl.num_gpus, "years": years})
 
 
 def claim_site_power() -> Claim:

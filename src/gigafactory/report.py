@@ -43,6 +43,8 @@ class ReportData:
     cost_usd: dict[str, float]
     step_breakdown_s: dict[str, float]
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    days_from: str = "ground-breaking"  # rented capacity: "contract signature"
+    cost_title: str = "Capital cost breakdown"  # rented capacity: the rental bill
 
 
 def _figures(d: ReportData) -> dict[str, Any]:
@@ -50,12 +52,12 @@ def _figures(d: ReportData) -> dict[str, Any]:
 
     figs: dict[str, Any] = {}
     f = go.Figure(go.Scatter(x=d.bringup_days, y=d.bringup_gpus, mode="lines", name="GPUs online", line_shape="hv"))
-    f.update_layout(xaxis_title="days since ground-breaking", yaxis_title="GPUs online")
+    f.update_layout(xaxis_title=f"days since {d.days_from}", yaxis_title="GPUs online")
     figs["bringup"] = f
     f = go.Figure()
     for label, days in d.tokens_days.items():
         f.add_trace(go.Scatter(x=days, y=d.tokens_cum[label], mode="lines", name=label))
-    f.update_layout(xaxis_title="days since ground-breaking", yaxis_title="tokens trained")
+    f.update_layout(xaxis_title=f"days since {d.days_from}", yaxis_title="tokens trained")
     figs["tokens"] = f
     f = go.Figure(go.Scatter(x=d.step_t_s, y=d.step_mw, mode="lines", name="IT power", line_shape="hv"))
     f.update_layout(xaxis_title="seconds", yaxis_title="MW")
@@ -71,8 +73,10 @@ def _figures(d: ReportData) -> dict[str, Any]:
     f = go.Figure(go.Bar(x=list(d.step_breakdown_s), y=list(d.step_breakdown_s.values())))
     f.update_layout(yaxis_title="seconds per step (exposed)")
     figs["step"] = f
+    titles = {**PLOTS, "cost": d.cost_title}
     for k, fig in figs.items():
-        fig.update_layout(title=PLOTS[k], template="plotly_white", height=380, margin=dict(l=60, r=20, t=50, b=50))
+        title = titles[k].replace("ground-breaking", d.days_from)
+        fig.update_layout(title=title, template="plotly_white", height=380, margin=dict(l=60, r=20, t=50, b=50))
     return figs
 
 
@@ -144,7 +148,15 @@ def from_twin(res: Any) -> ReportData:
     day = pw.day_wave
     stride = max(1, len(day.t_s) // 4000)
     loss = {"useful": gp.work_days * 24.0, **{k: float(v) for k, v in gp.losses_h.items()}}
-    cost = {k: float(v) for k, v in res.cost.capex_by_category.items()}
+    rented = res.cost.mode == "rented"
+    if rented:  # no capex: the bill is the rent (the run's GPU-hours, the rest of a longer contract)
+        run_usd = res.cost.run.at_cost_usd if res.cost.run else 0.0
+        contract = res.cost.run.contract_usd if res.cost.run else None
+        cost = {"rent of the run": run_usd}
+        if contract and contract > run_usd:
+            cost["rest of the contract"] = contract - run_usd
+    else:
+        cost = {k: float(v) for k, v in res.cost.capex_by_category.items()}
     head = {k: v for k, v in res.headline().items() if v is not None}
     tables = {
         "Plan search": [{"size (GPUs)": n_, "tokens/s": r, "plan": p} for n_, r, p in
@@ -152,10 +164,23 @@ def from_twin(res: Any) -> ReportData:
         "Reliability what-ifs": [{"lever": w.lever, "from": w.without, "to": w.with_,
                                   "goodput": w.goodput_with, "gain (points)": w.gain_pp,
                                   "days saved": w.days_saved} for w in gp.whatifs],
-        "Capital cost": [{"category": k, "USD": v} for k, v in cost.items()],
+        ("Rental" if rented else "Capital cost"): [{"category": k, "USD": v} for k, v in cost.items()],
         "Site checks": [{"check": c.name, "ok": "yes" if c.ok else "NO", "detail": c.detail}
                         for c in (pw.verdict.checks if pw.verdict else ())],
     }
+    sched = getattr(res, "schedule", None)
+    if sched is not None and sched.layout is not None:
+        lay = sched.layout
+        tables["Buildings"] = [{"limit": lim.name, "racks per building": lim.racks, "detail": lim.detail}
+                               for lim in lay.limits] + [
+            {"limit": "needed", "racks per building": lay.racks_max_per_building,
+             "detail": lay.reason or f"{lay.racks:,} racks in {len(lay.racks_per_building)} of "
+                                     f"{lay.buildings_available} buildings; {lay.interconnect}"}]
+    if sched is not None and sched.buildings:
+        tables["Build schedule per building"] = [
+            {"building": b.building, "start day": b.start_day, "racks": b.racks, "GPUs": b.gpus,
+             "first rack (p50)": b.first_rack_day["p50"], "full (p50)": b.full_size_day["p50"],
+             "full (p90)": b.full_size_day["p90"]} for b in sched.buildings]
     return ReportData(
         title=f"gigafactory: {res.scenario.name}",
         headline=head,
@@ -171,4 +196,6 @@ def from_twin(res: Any) -> ReportData:
         cost_usd=cost,
         step_breakdown_s={k: float(v) for k, v in st.breakdown.items()},
         tables=tables,
+        days_from="contract signature" if rented else "ground-breaking",
+        cost_title="Rental bill" if rented else "Capital cost breakdown",
     )

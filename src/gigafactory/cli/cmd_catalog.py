@@ -1,4 +1,4 @@
-"""`gigafactory catalog list|show` and `gigafactory scenario show`."""
+"""`gigafactory catalog list|show` and `gigafactory scenario list|show`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.tree import Tree
 
 from .. import catalog
 from ..errors import unknown
-from ..resolve import load_scenario, scenario_to_dict
+from ..resolve import DEFAULT_SCENARIO, builtin_scenarios, load_scenario, scenario_to_dict
 from .common import console, fmt, friendly, parse_sets, print_json
 
 #: columns shown by `catalog list` per kind: (header, dotted field)
@@ -119,13 +119,32 @@ def register(app: typer.Typer) -> None:
         if data.get("source"):
             console.print(f"[dim]entry source: {data['source']}[/]")
 
-    scen = typer.Typer(help="Inspect scenario files.", no_args_is_help=True)
+    scen = typer.Typer(help="List the built-in scenarios; inspect scenario files.", no_args_is_help=True)
     app.add_typer(scen, name="scenario")
+
+    @scen.command("list")
+    @friendly
+    def scenario_list(json_out: bool = typer.Option(False, "--json")) -> None:
+        """The built-in scenarios: run one by name with `gigafactory simulate NAME`."""
+        rows = [scenario_summary(name) for name in builtin_scenarios()]
+        if json_out:
+            print_json(rows)
+            return
+        t = Table(title="built-in scenarios (gigafactory simulate NAME)", title_justify="left")
+        for col in ("name", "capacity", "GPUs", "site", "model"):
+            t.add_column(col, overflow="fold")
+        for r in rows:
+            t.add_row(r["name"] + (" (default)" if r["default"] else ""),
+                      r["capacity"] + (f" ({r['provider']})" if r["provider"] else ""),
+                      f"{r['num_gpus']:,} {r['gpu']}", r["site"], f"{r['model']}, {r['tokens']:.3g} tokens, {r['precision']}")
+        console.print(t)
+        for r in rows:
+            console.print(f"[bold]{r['name']}[/]: {r['description']}", highlight=False)
 
     @scen.command("show")
     @friendly
     def scenario_show(
-        file: str = typer.Argument(None, help="scenario YAML (default: the built-in Colossus scenario)"),
+        file: str = typer.Argument(None, help="scenario YAML or built-in name (default: colossus-gpt4)"),
         set_: list[str] = typer.Option([], "--set", help="override a field: --set cluster.num_gpus=50000"),
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
@@ -135,6 +154,15 @@ def register(app: typer.Typer) -> None:
             print_json(scenario_to_dict(s))
             return
         console.print(scenario_tree(scenario_to_dict(s), s.name))
+
+
+def scenario_summary(name: str) -> dict[str, Any]:
+    """One row of `scenario list`: what a built-in scenario runs, and on what."""
+    s = load_scenario(name)
+    return {"name": name, "default": name == DEFAULT_SCENARIO, "capacity": s.capacity.mode,
+            "provider": s.capacity.provider, "gpu": s.cluster.gpu.id, "num_gpus": s.cluster.num_gpus,
+            "cluster": s.cluster.id, "site": s.site.id, "model": s.job.model.id, "tokens": s.job.tokens,
+            "precision": s.job.precision, "description": " ".join(s.description.split()), "source": s.source}
 
 
 def scenario_tree(d: dict[str, Any], title: str) -> Tree:

@@ -94,7 +94,8 @@ def register(app: typer.Typer) -> None:
     @app.command("simulate")
     @friendly
     def simulate_cmd(
-        scenario: str = typer.Argument(None, help="scenario YAML (default: built-in Colossus-class scenario)"),
+        scenario: str = typer.Argument(None, help="scenario YAML or built-in name (gigafactory scenario list); "
+                                       "default colossus-gpt4"),
         set_: list[str] = typer.Option([], "--set", help="override a field: --set cluster.num_gpus=50000"),
         seed: int = typer.Option(None, "--seed", help="seed for every Monte Carlo (default: the scenario's)"),
         report: Path = typer.Option(None, "--report", help="write a self-contained HTML report here"),

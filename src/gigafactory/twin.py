@@ -242,7 +242,9 @@ def grow(scen: Scenario, bu: Any, full_step: Any, gp: Any, search_plans: Callabl
 
     size_arr, rate_arr = np.array(sizes), np.array(rates)
     days_out, tokens_out, to_model, train_days = {}, {}, {}, {}
-    horizon = int(bu.full_size_day["p90"] + 4 * scen.job.steps * full_step.step_s / SECONDS_PER_DAY + 30)
+    # room for the slow schedule at the pessimistic goodput (a million GPUs can run at 20% goodput)
+    free_days = scen.job.steps * full_step.step_s / SECONDS_PER_DAY
+    horizon = int(bu.full_size_day["p90"] + 2 * free_days / max(float(gp.goodput.p10), 0.05) + 30)
     horizon = min(max(horizon, 60), 40_000)
     days = np.arange(horizon + 1, dtype=float)
     for label, q, gq in (("p50", "p50", "p50"), ("p90", "p90", "p10")):

@@ -116,7 +116,10 @@ def register(app: typer.Typer) -> None:
             write_report(from_twin(res), report)
         head = res.headline()
         if json_out:
+            sched = res.schedule
             print_json({"headline": head, "seconds": res.seconds,
+                        "buildings": sched.layout.to_dict() if sched is not None and sched.layout else None,
+                        "build_per_building": [b.__dict__ for b in sched.buildings] if sched is not None else [],
                         "report": str(report) if report else None})
             return
         s = res.scenario

@@ -8,13 +8,14 @@ from __future__ import annotations
 import time
 
 from gigafactory.network.collectives import collective_time
-from gigafactory.network.contention import effective_fraction, simulate
+from gigafactory.network.contention import effective_fraction, route_flows
 from gigafactory.network.topology import build_topology
+from gigafactory.resolve import cluster
 
 
 def once() -> tuple[float, float, float]:
     t0 = time.perf_counter()
-    topo = build_topology("colossus")
+    topo = build_topology(cluster("colossus"))
     t1 = time.perf_counter()
     frac = effective_fraction(topo, "dp-allreduce", "ecmp", seed=0)
     sec = collective_time(topo, "all-reduce", 2e9, (topo.gpus // 8, 8), efficiency=frac)
@@ -31,11 +32,11 @@ def main() -> None:
           f"{evalt * 1e3:.0f} ms, total {(build + evalt) * 1e3:.0f} ms (target < 1000 ms); "
           f"2 GB all-reduce over 12,500 ranks = {runs[0][2] * 1e3:.1f} ms")
     t0 = time.perf_counter()
-    p = simulate(build_topology("colossus"), "permutation", "ecmp")
+    p = route_flows(build_topology(cluster("colossus")), "permutation", "ecmp")
     print(f"random permutation, ECMP, 100k flows: {(time.perf_counter() - t0) * 1e3:.0f} ms "
           f"(throughput {p.throughput:.3f}, {p.iterations} max-min rounds)")
     t0 = time.perf_counter()
-    big = build_topology("colossus", num_gpus=4_000_000, tiers=None)
+    big = build_topology(cluster("colossus"), num_gpus=4_000_000, tiers=None)
     print(f"4,000,000 GPUs: {big.tiers} tiers, {big.total_switches:,} switches, built in "
           f"{(time.perf_counter() - t0) * 1e3:.2f} ms")
 

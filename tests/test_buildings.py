@@ -110,3 +110,23 @@ def test_rented_capacity_is_ready_at_once() -> None:
     ready = s.capacity.ready_days
     assert bu.gpus_at(ready - 0.5).item() == 0 and bu.gpus_at(ready).item() == s.cluster.num_gpus
     assert bu.first_training_day["p90"] == bu.full_size_day["p50"] == ready
+
+
+def test_the_site_verdict_carries_the_buildings_check() -> None:
+    from gigafactory.twin import scenario_power, simulate
+
+    s = load_scenario(None, {"site.buildings": HALLS})  # 2 buildings of 545 racks for 1,563 racks
+    res = simulate(s, detail=False)
+    chk = res.power.verdict.checks[-1]
+    assert chk.name == "buildings" and not chk.ok and chk.fix == "add 1 building(s) or cut to 69,760 GPUs"
+    assert not res.headline()["site_fits"] and "buildings: add 1 building(s)" in res.headline()["site_verdict"]
+    assert scenario_power(s).verdict.checks[-1] == chk  # `power --scenario` sees the same check
+    ok = simulate(load_scenario("stargate-1m"), detail=False).power.verdict.checks[-1]
+    assert ok.name == "buildings" and ok.ok and ok.fix == "" and "spine-core" in ok.detail
+
+
+def test_rented_capacity_skips_the_buildings_check() -> None:
+    from gigafactory.twin import simulate
+
+    res = simulate(load_scenario("abilene-gb200"), detail=False)
+    assert all(c.name != "buildings" for c in res.power.verdict.checks)

@@ -17,12 +17,12 @@ from gigafactory.fleet.cost import HOURS_PER_YEAR, rental_cost
 from gigafactory.resolve import builtin_scenarios, load_scenario
 from gigafactory.twin import simulate
 
-BUILTIN = ["abilene-gb200", "colossus-gpt4", "colossus-grok3", "gpt4-a100", "oracle-grok2", "stargate-1m"]
+BUILTIN = ["colossus-gpt4", "abilene-gb200", "colossus-grok3", "gpt4-a100", "oracle-grok2", "stargate-1m"]  # default first
 
 
 @cache
 def run(name: str):
-    return simulate(name, detail=False)
+    return simulate(load_scenario(name), detail=False)
 
 
 def test_every_issue_scenario_is_built_in() -> None:

@@ -33,6 +33,7 @@ import numpy as np
 from .. import catalog
 from ..specs import Scenario
 from .build import BringUp, PhaseTiming, bringup
+from .site import Check, SiteVerdict
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Layout:
     gpus_per_building: tuple[int, ...]
     fits: bool
     reason: str  # empty when it fits; else the shortfall and the smallest fix
+    fix: str  # empty when it fits; else the smallest fix alone
     interconnect: str  # grid interconnect against the facility load (the power verdict judges supply)
     fabric_tiers: int
     joining_tier: str | None  # link tier that first spans buildings (None: one building)
@@ -108,14 +110,14 @@ def layout(scen: Scenario) -> Layout | None:
     gpr = c.scale_up.gpus_per_rack
     gpus = [min(n * gpr, c.num_gpus) for n in per]
     gpus[-1] = c.num_gpus - sum(gpus[:-1])
-    reason = ""
+    reason = fix = ""
     if not fits:
         cap_racks = b.count * rmax
         cap_gpus = cap_racks * gpr // c.scale_up.gpus_per_domain * c.scale_up.gpus_per_domain
         more = (f"add {needed - b.count:,} building(s)" if rmax > 0 else f"raise the buildings' {worst.name}")
+        fix = f"{more} or cut to {cap_gpus:,} GPUs"
         reason = (f"{racks:,} racks need {needed if rmax else 'more'} building(s) of at most {rmax:,} racks "
-                  f"(bound by {worst.name}: {worst.detail}), site {s.id} has {b.count}: {more} "
-                  f"or cut to {cap_gpus:,} GPUs")
+                  f"(bound by {worst.name}: {worst.detail}), site {s.id} has {b.count}: {fix}")
     fac = bud.it_mw * s.pue
     inter = (f"facility {fac:,.0f} MW; grid interconnect {s.grid_mw:,.0f} MW"
              + (f", on-site generation {s.generation_mw:,.0f} MW" if s.generation_mw else ""))
@@ -128,15 +130,35 @@ def layout(scen: Scenario) -> Layout | None:
         level = next((i for i, g in enumerate(pod_gpus, start=1) if g >= biggest), topo.tiers)
         # links from tier `level - 1` upward leave a building (link index level - 1: tier (level-1) -> level)
         first = max(level - 1, 0)
-        names = topo.links_by_tier.keys()
-        joining = names[first]
+        joining = list(topo.links_by_name)[first]
         between = int(sum(topo.links_by_tier[first:]))
     return Layout(
         site=s.id, racks=racks, rack_it_kw=rack_kw, buildings_available=b.count, racks_max_per_building=rmax,
         binding=worst.name, limits=tuple(limits), buildings_needed=int(needed) if rmax else b.count + 1,
-        racks_per_building=tuple(per), gpus_per_building=tuple(gpus), fits=fits, reason=reason,
+        racks_per_building=tuple(per), gpus_per_building=tuple(gpus), fits=fits, reason=reason, fix=fix,
         interconnect=inter, fabric_tiers=topo.tiers, joining_tier=joining, links_between_buildings=between,
     )
+
+
+def building_check(lay: Layout) -> Check:
+    """The layout as one site check: racks against the buildings' positions, floor, cooling and feed."""
+    used = len(lay.racks_per_building)
+    detail = (f"{lay.racks:,} racks at {lay.rack_it_kw:.0f} kW IT need {lay.buildings_needed:,} building(s) of at most "
+              f"{lay.racks_max_per_building:,} racks (bound by {lay.binding}); site has {lay.buildings_available}")
+    if lay.fits and used > 1:
+        detail += f"; the fabric joins the {used} buildings at {lay.joining_tier} ({lay.links_between_buildings:,} links)"
+    return Check("buildings", lay.fits, detail, lay.fix)
+
+
+def with_building_check(v: SiteVerdict, lay: Layout | None) -> SiteVerdict:
+    """A site verdict with the buildings check added (unchanged when the site has no buildings)."""
+    if lay is None:
+        return v
+    from dataclasses import replace
+
+    chk = building_check(lay)
+    return replace(v, fits=v.fits and chk.ok, checks=(*v.checks, chk),
+                   reasons=v.reasons if chk.ok else (*v.reasons, chk.reason))
 
 
 # --------------------------------------------------------------------------- schedules

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gigafactory.errors import SpecError
 from gigafactory.fleet.buildings import layout, m2_per_rack, schedule
@@ -130,3 +132,18 @@ def test_rented_capacity_skips_the_buildings_check() -> None:
 
     res = simulate(load_scenario("abilene-gb200"), detail=False)
     assert all(c.name != "buildings" for c in res.power.verdict.checks)
+
+
+@settings(max_examples=25, deadline=None)
+@given(count=st.integers(1, 6), positions=st.integers(100, 3000), cooling=st.floats(10, 400),
+       floor=st.floats(500, 20000))
+def test_layout_invariants(count: int, positions: int, cooling: float, floor: float) -> None:
+    lay = layout(colossus(count=count, rack_positions=positions, cooling_mw=cooling, floor_m2=floor))
+    assert lay.racks_max_per_building == min(lim.racks for lim in lay.limits)
+    assert lay.fits == (lay.buildings_needed <= count)
+    assert sum(lay.racks_per_building) == lay.racks and sum(lay.gpus_per_building) == 100_000
+    assert max(lay.racks_per_building) - min(lay.racks_per_building) <= 1
+    if lay.fits:
+        assert max(lay.racks_per_building) <= lay.racks_max_per_building and lay.fix == ""
+    else:
+        assert lay.fix and lay.racks_max_per_building * count < lay.racks

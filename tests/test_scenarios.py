@@ -147,3 +147,10 @@ def test_new_catalog_entries_carry_estimate_flags() -> None:
     prov = catalog.provenance("models", "grok3-class-3t")
     assert prov["params_b"].estimate and prov["hidden"].estimate
     assert not catalog.provenance("models", "grok-2")["hidden"].estimate
+
+
+def test_readme_lists_every_built_in_scenario() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in builtin_scenarios())

@@ -432,7 +432,8 @@ class Capacity(Spec):
     @model_validator(mode="after")
     def _check(self) -> Capacity:
         if self.mode == "owned" and (self.provider or self.contract_years or self.ready_days):
-            raise ValueError("provider, ready_days and contract_years apply to capacity.mode=rented only")
+            raise ValueError("provider, ready_days and contract_years apply to capacity.mode=rented only "
+                             "(to own a rented scenario's GPUs set the whole mapping: --set 'capacity={mode: owned}')")
         return self
 
 

@@ -154,3 +154,14 @@ def test_readme_lists_every_built_in_scenario() -> None:
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in builtin_scenarios())
+
+
+def test_owning_a_rented_scenario_brings_back_build_and_capex() -> None:
+    with pytest.raises(SpecError, match="capacity=\\{mode: owned\\}"):
+        load_scenario("oracle-grok2", {"capacity.mode": "owned"})
+    owned = simulate(load_scenario("oracle-grok2", {"capacity": {"mode": "owned"}}), detail=False).headline()
+    rented = run("oracle-grok2").headline()
+    assert owned["capex_usd"] > 1e9 and owned["days_counted_from"] == "ground-breaking"
+    assert owned["first_training_day_p50"] > rented["first_training_day_p50"]
+    # owned, the job starts on the first racks and grows: never faster than on the whole rented cluster
+    assert owned["training_days_p50"] >= rented["training_days_p50"]

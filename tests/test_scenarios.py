@@ -165,3 +165,11 @@ def test_owning_a_rented_scenario_brings_back_build_and_capex() -> None:
     assert owned["first_training_day_p50"] > rented["first_training_day_p50"]
     # owned, the job starts on the first racks and grows: never faster than on the whole rented cluster
     assert owned["training_days_p50"] >= rented["training_days_p50"]
+
+
+def test_rented_report_has_a_rental_bill_and_no_build() -> None:
+    from gigafactory.report import from_twin, render
+
+    page = render(from_twin(run("oracle-grok2")))
+    assert "Rental bill" in page and "contract signature" in page
+    assert "ground-breaking" not in page and "Capital cost" not in page

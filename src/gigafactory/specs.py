@@ -31,6 +31,11 @@ DISPATCHERS: tuple[str, ...] = ("alltoall", "allgather", "flex")
 #: the training stack a job runs on: it decides kernels (Transformer Engine vs SDPA), schedules, exports
 Framework = Literal["megatron", "nemo", "torchtitan", "other"]
 FRAMEWORKS: tuple[str, ...] = ("megatron", "nemo", "torchtitan", "other")
+#: MoE routing as run: dropless (the dispatcher syncs on the token counts; the busiest expert carries
+#: the router's imbalance), capacity (tokens beyond a capacity factor are dropped: no sync, bounded
+#: load), force-balanced (benchmarks: every expert gets the mean, dropless)
+MoeRouting = Literal["dropless", "capacity", "force-balanced"]
+MOE_ROUTINGS: tuple[str, ...] = ("dropless", "capacity", "force-balanced")
 Cooling = Literal["air", "rear-door", "direct-liquid", "immersion"]
 
 
@@ -299,6 +304,8 @@ class Job(Spec):
     precision: Precision = "bf16"
     framework: Framework = Field(default="megatron", description="training stack: megatron (Megatron-LM / "
                                  "Megatron-Core with Transformer Engine), nemo, torchtitan, other (FlashAttention-2, eager)")
+    moe_routing: MoeRouting = Field(default="dropless", description="MoE routing: dropless, capacity (token "
+                                    "dropping), force-balanced (benchmarks)")
 
     @model_validator(mode="after")
     def _check(self) -> Job:

@@ -139,3 +139,17 @@ def test_vectorised_equals_scalar(name: str, S: float, n: int, s: int) -> None:
 
 def test_catalog_cluster_resolves_once() -> None:
     assert comm_fabric(cluster("eos")) is comm_fabric(cluster("eos"))
+
+
+def test_memoised_groups_follow_the_arrays_contents() -> None:
+    fab = comm_fabric("colossus")
+    rng = np.random.default_rng(1)
+    n = rng.choice([2.0, 8, 64, 1024], 4096)
+    s = rng.choice([1.0, 8, 64], 4096)
+    S = rng.uniform(1e3, 1e9, 4096)
+    first = C.all_reduce(fab, S, n, s)
+    assert np.array_equal(first, C.all_reduce(fab, S, n.copy(), s.copy()))  # a hit by content
+    each = [float(C.all_reduce(fab, S[i], n[i], s[i])) for i in range(0, 4096, 257)]
+    assert np.allclose(first[::257], each, rtol=1e-12)
+    n[:] = 2.0  # mutated in place: not served from the memo
+    assert np.allclose(C.all_reduce(fab, S, n, s), C.all_reduce(fab, S, np.full(4096, 2.0), s))

@@ -82,7 +82,13 @@ class CommFabric:
 
     @property
     def nic_eff_gbs(self) -> float:
+        """What the GPU's NICs deliver to NCCL, GB/s per direction."""
         return self.nic_gbs * self.nic_eff
+
+    @property
+    def ring_gbs(self) -> float:
+        """Per-GPU scale-out rate of rings in topology order (routing contention included)."""
+        return self.nic_gbs * self.nic_eff * self.ring_frac
 
 
 # --------------------------------------------------------------------------- the fabric
@@ -176,39 +182,54 @@ def _tiers_needed(cluster: Cluster) -> int:
 
 # --------------------------------------------------------------------------- placement
 
+_OFF = 1e30  # added to the latency of an algorithm a group cannot run (finite: no inf * 0)
+
 
 class _Group:
-    """Geometry of groups of n ranks `stride` apart (arrays): g per domain, m domains, pod crossings."""
+    """Geometry of groups of n ranks `stride` apart (arrays over plans). Indicators are 0/1 floats so
+    the formulas stay arithmetic (no masked selects): multi (spans domains), many (three or more
+    domains: NCCL's N4 row), one (one GPU per domain)."""
 
     def __init__(self, fab: CommFabric, n: Any, stride: Any) -> None:
         self.n = n = np.maximum(np.asarray(n, dtype=float), 1.0)
         self.s = s = np.maximum(np.asarray(stride, dtype=float), 1.0)
         self.g = g = np.minimum(np.maximum(np.floor(fab.domain / s), 1.0), n)
         self.m = m = np.ceil(n / g)
-        self.multi = m > 1
-        ring = tree = top = 0.0
-        worst = (n - g) / n
-        lat = fab.net_latency_us
-        for i, (pod, over) in enumerate(zip(fab.pod_gpus, fab.pod_over, strict=True)):
-            inside = np.minimum(np.maximum(np.floor(pod / s), 1.0), n)  # group ranks in one level-(i+1) pod
-            pods = np.ceil(n / inside)
-            cross = pods > 1
-            dlat = lat[i + 1] - lat[i]
-            ring = ring + np.where(cross, pods, 0.0) * dlat  # ring hops over this tier's boundaries
-            tree = tree + np.floor(np.log2(pods)) * dlat  # tree levels spanning pods
-            top = top + np.where(cross, dlat, 0.0)
-            worst = np.maximum(worst, (n - inside) / n * over)
-        self.ring_extra = ring / m  # per inter-domain ring step, us
-        self.tree_extra = tree  # per tree traversal, us
-        self.top_extra = top  # one crossing of the highest tier the group spans, us
-        self.a2a_worst = worst  # scale-out bytes per byte sent, weighted by oversubscription
-        self.idx = np.where(m <= 1, 0, np.where(m <= 2, 1, 2)).astype(np.int64)  # NCCL's N1 / N2 / N4+
-        self.log2m = np.floor(np.log2(m))
+        self.multi = np.minimum(m - 1.0, 1.0)
+        self.many = np.clip(m - 2.0, 0.0, 1.0)
+        self.one = np.maximum(2.0 - g, 0.0)
+        self.log2m = np.frexp(m)[1] - 1.0  # floor(log2 m): m = f * 2^e with f in [0.5, 1)
+        self.active = np.minimum(n - 1.0, 1.0)
+        # pods: the group (ranks 0, s, .., (n-1) s) crosses tier i+1 when its last GPU leaves the level-i
+        # pod of the first; a tree spends floor(log2(last / pod)) of its levels above that tier
+        last = (n - 1.0) * s
+        ext = tex = 0.0
+        if fab.pod_gpus:
+            log2last = np.frexp(np.maximum(last, 1.0))[1] - 1.0
+            lat = fab.net_latency_us
+            for i, pod in enumerate(fab.pod_gpus):
+                if not math.isfinite(pod):
+                    break
+                cd = np.minimum(np.floor(last / pod), 1.0) * (lat[i + 1] - lat[i])
+                ext = ext + cd
+                tex = tex + cd * np.maximum(log2last - math.log2(pod) + 1.0, 0.0)
+        self.top_extra = ext  # one-way latency above a leaf crossing, to the highest tier crossed (us)
+        self.tree_extra = tex  # the same summed over the tree levels that cross those tiers (us)
 
     def bus(self, fab: CommFabric) -> np.ndarray:
-        """Ring/tree bus bandwidth, GB/s: NVLink inside a domain; across, min(NVLink, g NICs)."""
-        net = self.g * fab.nic_eff_gbs * fab.ring_frac
-        return np.where(self.multi, np.where(self.g > 1, np.minimum(net, fab.nvl_gbs), net), fab.nvl_gbs)
+        """Ring/tree bus bandwidth (GB/s): NVLink inside a domain; across, min(NVLink, g NICs)."""
+        return np.minimum(self.g * fab.ring_gbs + (1.0 - self.multi) * _OFF, fab.nvl_gbs)
+
+    def a2a_worst(self, fab: CommFabric) -> np.ndarray:
+        """Scale-out bytes per byte sent, weighted by the oversubscription of each pod boundary crossed:
+        (n-g)/n leave the domain; (n - in_pod)/n leave each level-i pod over uplinks oversubscribed
+        pod_over[i]:1, every GPU of the pod doing the same."""
+        n, worst = self.n, (self.n - self.g) / self.n
+        for pod, over in zip(fab.pod_gpus, fab.pod_over, strict=True):
+            if over > 1.0 and math.isfinite(pod):
+                inside = np.minimum(np.maximum(np.floor(pod / self.s), 1.0), n)
+                worst = np.maximum(worst, (n - inside) / n * over)
+        return worst
 
 
 def _op(op: str) -> str:
@@ -220,63 +241,82 @@ def _op(op: str) -> str:
 
 
 # --------------------------------------------------------------------------- candidates
+# Each candidate is `latency (s) + nbytes * seconds-per-byte`, both depending on the group only; tree
+# all-reduce rows also take NCCL's size correction. _Coeffs stacks them: lat, inv of shape (K, groups).
 
 
-def _caps(fab: CommFabric, name: str, idx: np.ndarray) -> np.ndarray:
-    row = _k()[name].get(fab.family)
-    return np.asarray(row if row is not None else [0.0, 0.0, 0.0], dtype=float)[idx]
+@dataclass(frozen=True)
+class _Coeffs:
+    names: tuple[str, ...]
+    lat: np.ndarray  # (K, ...) seconds
+    inv: np.ndarray  # (K, ...) seconds per byte
+    tree: tuple[int, ...]  # rows of tree/LL, tree/LL128, tree/Simple (size-corrected), or ()
+    active: np.ndarray  # 1 where the group has two or more ranks
 
 
-def _ll_cap(fab: CommFabric, G: _Group) -> np.ndarray:
+def _row(fab: CommFabric, name: str, G: _Group) -> float | np.ndarray:
+    """NCCL per-channel cap row [N1, N2, N4+] of this family as GB/s for the group, times channels."""
+    r = _k()[name].get(fab.family) or [0.0, 0.0, 0.0]
+    return fab.channels * (r[0] + G.multi * (r[1] - r[0]) + G.many * (r[2] - r[1]))
+
+
+def _capped(fab: CommFabric, bw: np.ndarray, name: str, G: _Group) -> np.ndarray:
+    """min(bw, channels x per-channel cap) where the cap can bind on this fabric."""
+    r = _k()[name].get(fab.family)
+    if not r or fab.channels * min(r) >= fab.nvl_gbs:
+        return bw
+    return np.minimum(bw, _row(fab, name, G))
+
+
+def _ll_max(fab: CommFabric, G: _Group) -> np.ndarray:
     k = _k()
-    return np.where(G.multi, np.asarray(k["ll_max_gbs_multi"], dtype=float)[G.idx], k["ll_max_gbs_single"][fab.family])
+    single, multi = k["ll_max_gbs_single"][fab.family], k["ll_max_gbs_multi"]
+    return single + G.multi * (multi[1] - single) + G.many * (multi[2] - multi[1])
 
 
-def _ring(fab: CommFabric, G: _Group, S: np.ndarray, allreduce: bool) -> list[tuple[str, np.ndarray]]:
+def _ring_rows(fab: CommFabric, G: _Group, allreduce: bool, ll_max: np.ndarray, bus: np.ndarray):
+    """Ring latency and seconds per byte per protocol: steps 2(n-1) (all-reduce) or n-1, of which
+    2(m-1) or m-1 cross the network; NCCL's net latency is the tree's with one GPU per domain."""
     k = _k()
-    n, m = G.n, G.m
-    steps = 2 * (n - 1) if allreduce else n - 1
-    inter = np.where(G.multi, 2 * (m - 1) if allreduce else m - 1, 0.0)
-    bus = G.bus(fab)
-    ch = fab.channels
-    bws = (np.minimum(bus * k["ring_ll_factor"], _ll_cap(fab, G)),
-           np.minimum(bus * k["ring_ll128_factor"], ch * _caps(fab, "ring_ll128_per_channel_gbs", G.idx)), bus)
-    one = G.g <= 1  # one GPU per domain: NCCL uses the tree's network latency
-    out = []
+    hw, net, tnet, base = (k["nvlink_latency_us"]["ring"], k["net_latency_us"]["ring"], k["net_latency_us"]["tree"],
+                           k["base_latency_us"]["ring"])
+    f = 2.0 if allreduce else 1.0
+    intra_steps, inter_steps = f * (G.n - G.m), f * (G.m - 1.0)
+    per_byte = f * (G.n - 1.0) / G.n * 1e-9
+    lats, invs = [], []
     for p, proto in enumerate(PROTOCOLS):
-        simple = proto == "Simple"
-        overhead = k["net_overhead_us"] * (k["net_overhead_simple_factor"] if simple else 1.0)
-        intra = np.where(G.multi, max(k["nvlink_latency_us"]["ring"][p], overhead), k["nvlink_latency_us"]["ring"][p])
-        net = np.where(one, k["net_latency_us"]["tree"][p], k["net_latency_us"]["ring"][p])
-        net = net + G.ring_extra * (2.0 if simple else 1.0)
-        lat = k["base_latency_us"]["ring"][p] + (steps - inter) * intra + inter * net
-        if simple and allreduce:
-            plateau = G.multi & (S / (ch * n) >= k["ring_plateau_min_bytes"])
-            lat = np.where(plateau, lat * k["ring_plateau_factor"], lat)
-        out.append((f"ring/{proto}", lat * 1e-6 + S * (steps / n) / (bws[p] * 1e9)))
-    return out
+        overhead = k["net_overhead_us"] * (k["net_overhead_simple_factor"] if proto == "Simple" else 1.0)
+        intra = hw[p] + G.multi * max(overhead - hw[p], 0.0)
+        lat = base[p] + intra_steps * intra + inter_steps * (net[p] + G.one * (tnet[p] - net[p]))
+        if proto == "Simple" and allreduce:  # NCCL's ring plateau on multi-node all-reduce
+            lat = lat * (1.0 + G.multi * (k["ring_plateau_factor"] - 1.0))
+        if proto == "LL":
+            bw = np.minimum(bus * k["ring_ll_factor"], ll_max)
+        elif proto == "LL128":
+            bw = _capped(fab, bus * k["ring_ll128_factor"], "ring_ll128_per_channel_gbs", G)
+        else:
+            bw = bus
+        lats.append(lat * 1e-6)
+        invs.append(per_byte / bw)
+    return [f"ring/{p}" for p in PROTOCOLS], lats, invs
 
 
-def _tree(fab: CommFabric, G: _Group, S: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def _tree_rows(fab: CommFabric, G: _Group, ll_max: np.ndarray, bus: np.ndarray):
+    """Double binary tree all-reduce: 2 S over the bus at 0.92 (algbw = bus / 2), latency
+    2 ((g-1) NVLink hops + log2(m) network hops), NCCL's protocol factors and caps."""
     k = _k()
-    ch = fab.channels
-    bus = np.minimum(G.bus(fab) * k["tree_allreduce_factor"], ch * _caps(fab, "tree_per_channel_gbs", G.idx))
-    ll128 = np.where(G.multi, k["tree_ll128_factor_multi"], k["tree_ll128_factor_single"])
-    bws = (np.minimum(bus * k["tree_ll_factor"], _ll_cap(fab, G)),
-           np.minimum(bus * ll128, ch * _caps(fab, "tree_ll128_per_channel_gbs", G.idx)), bus)
-    corr = np.asarray(k["tree_correction"], dtype=float)
-    logs = np.floor(np.log2(np.maximum(S, 1.0) / 64.0))
-    li = np.clip(logs, 0, corr.shape[1] - 1).astype(np.int64)
-    inside = (logs >= 0) & (logs < corr.shape[1])
-    out = []
+    hw, net, base = k["nvlink_latency_us"]["tree"], k["net_latency_us"]["tree"], k["base_latency_us"]["tree"]
+    busbw = _capped(fab, bus * k["tree_allreduce_factor"], "tree_per_channel_gbs", G)
+    ll128 = k["tree_ll128_factor_single"] + G.multi * (k["tree_ll128_factor_multi"] - k["tree_ll128_factor_single"])
+    bws = (np.minimum(busbw * k["tree_ll_factor"], ll_max),
+           _capped(fab, busbw * ll128, "tree_ll128_per_channel_gbs", G), busbw)
+    lats, invs = [], []
     for p, proto in enumerate(PROTOCOLS):
-        simple = proto == "Simple"
-        net = k["net_latency_us"]["tree"][p]
-        lat = k["base_latency_us"]["tree"][p] + 2 * ((G.g - 1) * k["nvlink_latency_us"]["tree"][p]
-                                                      + G.log2m * net + G.tree_extra * (2.0 if simple else 1.0))
-        bw = bws[p] * np.where(inside, corr[p][li], 1.0) * k["tree_to_algbw"]
-        out.append((f"tree/{proto}", lat * 1e-6 + S / (bw * 1e9)))
-    return out
+        extra = G.tree_extra * (2.0 if proto == "Simple" else 1.0)
+        lat = base[p] + 2.0 * ((G.g - 1.0) * hw[p] + G.log2m * net[p] + extra)
+        lats.append(lat * 1e-6)
+        invs.append(1e-9 / (bws[p] * k["tree_to_algbw"]))
+    return [f"tree/{p}" for p in PROTOCOLS], lats, invs
 
 
 def _nvls_gbs(fab: CommFabric) -> float:
@@ -284,77 +324,146 @@ def _nvls_gbs(fab: CommFabric) -> float:
     return fab.nvl_gbs * fab.nvls_eff * (fab.channels - 1) / fab.channels
 
 
-def _all_reduce_candidates(fab: CommFabric, G: _Group, S: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def _all_reduce_coeffs(fab: CommFabric, G: _Group) -> _Coeffs:
     k = _k()
-    out = _ring(fab, G, S, True) + _tree(fab, G, S)
-    inf = np.full(np.broadcast(S, G.n).shape, np.inf)
-    net_gbs = G.g * fab.nic_eff_gbs * fab.ring_frac  # one domain's NICs, per GPU of it
+    bus, ll_max = G.bus(fab), _ll_max(fab, G)
+    names, lats, invs = _ring_rows(fab, G, True, ll_max, bus)
+    tn, tl, ti = _tree_rows(fab, G, ll_max, bus)
+    tree = tuple(range(len(names), len(names) + 3))
+    names, lats, invs = names + tn, lats + tl, invs + ti
+    net = G.g * fab.ring_gbs  # the domain's NICs, per GPU of it
+    single, across = (1.0 - G.multi) * _OFF, G.multi * _OFF  # off across domains / inside one
+    shared = G.one * _OFF  # NVLS reduces in the NVSwitch: it needs two or more ranks of the domain
     if fab.nvls:
-        nv = _nvls_gbs(fab)
-        lat = k["nvlink_latency_us"]["nvls"]
-        single = lat * 1e-6 + S / (nv * 1e9)
-        if fab.sharp:  # NVLS + CollNet: reduced in the NVSwitch, then in the IB switches
-            multi = (lat + k["net_latency_us"]["nvls"] + G.top_extra) * 1e-6 + S / (np.minimum(nv, net_gbs) * 1e9)
-        else:
-            multi = inf
-        shared = G.g >= 2  # NVLS reduces in the NVSwitch: it needs two or more ranks in the domain
-        out.append(("nvls", np.where(shared, np.where(G.multi, multi, single), inf)))
+        nv, lat = _nvls_gbs(fab), k["nvlink_latency_us"]["nvls"]
+        names.append("nvls")  # one domain: each GPU sends S and receives S once
+        lats.append(lat * 1e-6 + across + shared)
+        invs.append(np.full_like(G.n, 1e-9 / nv))
+        if fab.sharp:  # NVLS + CollNet: reduced in the NVSwitch, then once in the IB switches
+            names.append("nvls-sharp")
+            lats.append((lat + k["net_latency_us"]["nvls"] + G.top_extra) * 1e-6 + single + shared)
+            invs.append(1e-9 / np.minimum(nv, net))
         # NVLS in the domain, double binary tree between domains (two domains: one exchange, twice the rate)
-        tree_gbs = net_gbs * k["tree_to_algbw"] * np.where(G.m <= 2, 2.0, 1.0)
-        cap = fab.channels * _caps(fab, "nvls_tree_per_channel_gbs", G.idx) * k["tree_to_algbw"]
-        bw = np.minimum(np.minimum(nv, tree_gbs), np.where(cap > 0, cap, np.inf))
-        lat = k["nvlink_latency_us"]["nvls_tree"] + 2 * G.log2m * k["net_latency_us"]["nvls_tree"] + 4 * G.tree_extra
-        out.append(("nvls-tree", np.where(G.multi & shared, lat * 1e-6 + S / (bw * 1e9), inf)))
+        names.append("nvls-tree")
+        tree_gbs = net * k["tree_to_algbw"] * (2.0 - G.many)
+        cap = _row(fab, "nvls_tree_per_channel_gbs", G) * k["tree_to_algbw"]
+        bw = np.minimum(np.minimum(nv, tree_gbs), cap + (cap <= 0) * _OFF)
+        lat = k["nvlink_latency_us"]["nvls_tree"] + 2.0 * G.log2m * k["net_latency_us"]["nvls_tree"] + 4.0 * G.tree_extra
+        lats.append(lat * 1e-6 + single + shared)
+        invs.append(1e-9 / bw)
     if fab.sharp:  # CollNet direct: RS/AG in the domain, each domain's share reduced once in the switches
         factor = k["collnet_hopper_factor"] if fab.family != "ampere" else 1.0
-        intra = np.where(G.g > 1, fab.nvl_gbs * G.g / np.maximum(2 * (G.g - 1), 1.0), np.inf)
-        bw = np.minimum(net_gbs * factor, intra)
-        lat = (2 * (np.minimum(1.0, G.g - 1) * k["nvlink_latency_us"]["collnet_direct"] + (G.g - 1) * k["collnet_arity_us"])
-               + k["net_latency_us"]["collnet_direct"] + 2 * G.top_extra)
-        out.append(("collnet", np.where(G.multi, lat * 1e-6 + S / (bw * 1e9), inf)))
-    return out
+        intra = fab.nvl_gbs * G.g / np.maximum(2.0 * (G.g - 1.0), 1e-30)
+        g1 = G.g - 1.0
+        lat = (2.0 * (np.minimum(1.0, g1) * k["nvlink_latency_us"]["collnet_direct"] + g1 * k["collnet_arity_us"])
+               + k["net_latency_us"]["collnet_direct"] + 2.0 * G.top_extra)
+        names.append("collnet")
+        lats.append(lat * 1e-6 + single)
+        invs.append(1e-9 / np.minimum(net * factor, intra))
+    return _stack(names, lats, invs, tree, G)
 
 
-def _gather_candidates(fab: CommFabric, G: _Group, S: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def _gather_coeffs(fab: CommFabric, G: _Group) -> _Coeffs:
     """Reduce-scatter and all-gather (same cost): ring, PAT at one GPU per domain, NVLS in one domain."""
     k = _k()
-    out = _ring(fab, G, S, False)
-    inf = np.full(np.broadcast(S, G.n).shape, np.inf)
-    pat_on = G.multi & (G.g <= 1)
-    bw = G.bus(fab) * k["pat_factor"]
-    lat = (k["base_latency_us"]["pat"][2] + G.log2m * (k["net_latency_us"]["pat"] + G.tree_extra * 2.0)
+    bus = G.bus(fab)
+    names, lats, invs = _ring_rows(fab, G, False, _ll_max(fab, G), bus)
+    lat = (k["base_latency_us"]["pat"][2] + G.log2m * (k["net_latency_us"]["pat"] + 2.0 * G.tree_extra)
            / k["pat_log_latency_divisor"] + G.n * k["pat_per_rank_us"])
-    out.append(("pat", np.where(pat_on, lat * 1e-6 + S / (bw * 1e9), inf)))
-    if fab.nvls:
-        t = k["nvlink_latency_us"]["nvls"] * 1e-6 + S * (G.g - 1) / G.g / (_nvls_gbs(fab) * 1e9)
-        out.append(("nvls", np.where(G.multi | (G.g <= 1), inf, t)))
+    names.append("pat")
+    lats.append(lat * 1e-6 + (1.0 - G.one) * _OFF)
+    invs.append(1e-9 / (bus * k["pat_factor"]))
+    if fab.nvls:  # multicast in the NVSwitch: each GPU moves (g-1)/g of the buffer once
+        names.append("nvls")
+        lats.append(k["nvlink_latency_us"]["nvls"] * 1e-6 + (G.multi + G.one) * _OFF)
+        invs.append((1.0 - 1.0 / G.g) * 1e-9 / _nvls_gbs(fab))
+    return _stack(names, lats, invs, (), G)
+
+
+def _a2a_coeffs(fab: CommFabric, G: _Group) -> _Coeffs:
+    """All-to-all as grouped send/receive: (g-1)/n of the bytes over NVLink, the rest over the NICs at
+    the worst pod boundary's oversubscription and the fabric's all-to-all contention."""
+    k = _k()
+    lat = k["a2a_base_us"] + (G.n - 1.0) * k["a2a_per_peer_us"] + G.top_extra
+    t_in = (G.g - 1.0) / G.n * 1e-9 / (fab.nvl_gbs * k["a2a_nvlink_efficiency"])
+    t_out = G.multi * G.a2a_worst(fab) * 1e-9 / (fab.nic_eff_gbs * fab.a2a_frac)
+    return _stack(["p2p"], [lat * 1e-6], [np.maximum(t_in, t_out)], (), G)
+
+
+def _stack(names, lats, invs, tree, G: _Group) -> _Coeffs:
+    shape = np.broadcast(G.n, G.s).shape
+    lat, inv = np.empty((len(names), *shape)), np.empty((len(names), *shape))
+    for i, (a, b) in enumerate(zip(lats, invs, strict=True)):
+        lat[i], inv[i] = a, b
+    return _Coeffs(tuple(names), lat, inv, tuple(tree), np.broadcast_to(G.active, shape))
+
+
+_BUILD = {"all-reduce": _all_reduce_coeffs, "reduce-scatter": _gather_coeffs, "all-gather": _gather_coeffs,
+          "all-to-all": _a2a_coeffs}
+_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray, _Coeffs]] = {}
+_CACHE_SIZE = 8
+_CACHE_MIN = 256  # groups; fewer are cheaper to recompute than to look up
+
+
+def _coeffs(fab: CommFabric, op: str, n: Any, stride: Any) -> _Coeffs:
+    """Candidate coefficients for these groups; the last few large (n, stride) arrays are memoised by
+    content (the engine costs several collectives over the same group columns)."""
+    kind = "gather" if op in ("reduce-scatter", "all-gather") else op
+    n_, s_ = np.asarray(n, dtype=float), np.asarray(stride, dtype=float)
+    if max(n_.size, s_.size) < _CACHE_MIN:
+        return _BUILD[op](fab, _Group(fab, n_, s_))
+    key = (fab, kind, n_.shape, s_.shape, _fingerprint(n_), _fingerprint(s_))
+    hit = _CACHE.get(key)
+    if hit is not None and np.array_equal(hit[0], n_) and np.array_equal(hit[1], s_):
+        return hit[2]
+    co = _BUILD[op](fab, _Group(fab, n_, s_))
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (n_.copy(), s_.copy(), co)
+    return co
+
+
+@cache
+def _weights(size: int) -> np.ndarray:
+    return np.random.default_rng(size).random(size)
+
+
+def _fingerprint(x: np.ndarray) -> float:
+    """A content hash good enough to find the cache entry (equality is checked on a hit)."""
+    return float(np.add.reduce(x.ravel() * _weights(x.size))) if x.size else 0.0
+
+
+@cache
+def _tree_correction() -> np.ndarray:
+    """NCCL's tree size correction per protocol indexed by the binary exponent of the size (frexp)."""
+    corr = np.asarray(_k()["tree_correction"], dtype=float)
+    out = np.ones((3, 80))
+    e = np.arange(80)
+    octave = e - 7  # frexp exponent e: floor(log2 S) = e - 1, octave = floor(log2(S / 64))
+    ok = (octave >= 0) & (octave < corr.shape[1])
+    out[:, ok] = 1.0 / corr[:, octave[ok]]
     return out
 
 
-def _candidates(fab: CommFabric, op: str, nbytes: Any, n: Any, stride: Any) -> tuple[list[tuple[str, np.ndarray]], _Group, np.ndarray]:
+def _times(co: _Coeffs, nbytes: Any) -> np.ndarray:
+    """(K, ...) seconds of every candidate."""
     S = np.maximum(np.asarray(nbytes, dtype=float), 0.0)
-    G = _Group(fab, n, stride)
-    if op == "all-reduce":
-        return _all_reduce_candidates(fab, G, S), G, S
-    if op in ("reduce-scatter", "all-gather"):
-        return _gather_candidates(fab, G, S), G, S
-    return [("p2p", _a2a(fab, G, S))], G, S
+    inv, lat = co.inv, co.lat
+    if S.ndim > inv.ndim - 1:  # sizes with more dimensions than the groups: align the group axes right
+        pad = (inv.shape[0],) + (1,) * (S.ndim - inv.ndim + 1) + inv.shape[1:]
+        inv, lat = inv.reshape(pad), lat.reshape(pad)
+    t = S * inv
+    if co.tree:
+        e = np.clip(np.frexp(S)[1], 0, 79)
+        t[co.tree[0]:co.tree[-1] + 1] *= np.take(_tree_correction(), e, axis=1)
+    t += lat
+    return t
 
 
-def _best(cands: list[tuple[str, np.ndarray]], G: _Group, S: np.ndarray) -> np.ndarray:
-    t = cands[0][1]
-    for _, x in cands[1:]:
-        t = np.minimum(t, x)
-    return np.where((G.n > 1) & (S > 0), t, 0.0)
-
-
-def _a2a(fab: CommFabric, G: _Group, S: np.ndarray) -> np.ndarray:
-    k = _k()
-    n, g = G.n, G.g
-    lat = k["a2a_base_us"] + (n - 1) * k["a2a_per_peer_us"] + np.where(G.multi, G.top_extra, 0.0)
-    t_in = S * (g - 1) / n / (fab.nvl_gbs * k["a2a_nvlink_efficiency"] * 1e9)
-    t_out = S * G.a2a_worst / (fab.nic_eff_gbs * fab.a2a_frac * 1e9)
-    return lat * 1e-6 + np.maximum(t_in, np.where(G.multi, t_out, 0.0))
+def _best(co: _Coeffs, nbytes: Any) -> np.ndarray:
+    S = np.maximum(np.asarray(nbytes, dtype=float), 0.0)
+    t = _times(co, S)
+    return t.min(axis=0) * co.active * np.minimum(S, 1.0)  # nothing moves: 0 s (sub-byte sizes scale to 0)
 
 
 # --------------------------------------------------------------------------- public API
@@ -362,65 +471,71 @@ def _a2a(fab: CommFabric, G: _Group, S: np.ndarray) -> np.ndarray:
 
 def all_reduce(fab: CommFabric, nbytes: Any, n: Any, stride: Any = 1) -> np.ndarray:
     """Seconds for an all-reduce of an `nbytes` buffer over n ranks `stride` apart (NCCL's fastest)."""
-    return _best(*_candidates(fab, "all-reduce", nbytes, n, stride))
+    return _best(_coeffs(fab, "all-reduce", n, stride), nbytes)
 
 
 def reduce_scatter(fab: CommFabric, nbytes: Any, n: Any, stride: Any = 1) -> np.ndarray:
     """Seconds for a reduce-scatter of an `nbytes` input (each rank keeps nbytes/n)."""
-    return _best(*_candidates(fab, "reduce-scatter", nbytes, n, stride))
+    return _best(_coeffs(fab, "reduce-scatter", n, stride), nbytes)
 
 
 def all_gather(fab: CommFabric, nbytes: Any, n: Any, stride: Any = 1) -> np.ndarray:
     """Seconds for an all-gather into an `nbytes` output (each rank contributes nbytes/n)."""
-    return _best(*_candidates(fab, "all-gather", nbytes, n, stride))
+    return _best(_coeffs(fab, "all-gather", n, stride), nbytes)
 
 
 def all_to_all(fab: CommFabric, nbytes: Any, n: Any, stride: Any = 1) -> np.ndarray:
     """Seconds for an all-to-all where each rank sends `nbytes` in total (its own share included)."""
-    return _best(*_candidates(fab, "all-to-all", nbytes, n, stride))
+    return _best(_coeffs(fab, "all-to-all", n, stride), nbytes)
+
+
+def collective(fab: CommFabric, op: str, nbytes: Any, n: Any, stride: Any = 1) -> np.ndarray:
+    """Seconds for `op` by name (one of OPS; aliases such as "allreduce" accepted)."""
+    return _best(_coeffs(fab, _op(op), n, stride), nbytes)
 
 
 def send_recv(fab: CommFabric, nbytes: Any, stride: Any) -> np.ndarray:
-    """Seconds for one point-to-point message between ranks `stride` apart (pipeline stages, CP rings)."""
+    """Seconds for one point-to-point message between ranks `stride` apart (pipeline stages, CP rings):
+    NVLink inside a domain; across, the GPU's NICs and the latency of the tiers between the two."""
     k = _k()
     S = np.maximum(np.asarray(nbytes, dtype=float), 0.0)
     s = np.maximum(np.asarray(stride, dtype=float), 1.0)
-    inside = s < fab.domain
-    level = np.searchsorted(np.asarray(fab.pod_gpus, dtype=float), s, side="right")
-    extra = np.asarray(fab.net_latency_us, dtype=float)
-    extra = extra[np.minimum(level, extra.size - 1)] - extra[0]
-    t_in = k["p2p_nvlink_latency_us"] * 1e-6 + S / (fab.nvl_gbs * 1e9)
-    t_out = (k["p2p_net_latency_us"] + extra) * 1e-6 + S / (fab.nic_eff_gbs * 1e9)
-    return np.where(S > 0, np.where(inside, t_in, t_out), 0.0)
+    out = np.minimum(np.floor(s / fab.domain), 1.0)  # 1 when the peer is in another domain
+    lat = fab.net_latency_us
+    extra = 0.0
+    for i, pod in enumerate(fab.pod_gpus):
+        if math.isfinite(pod):
+            extra = extra + np.minimum(np.floor(s / pod), 1.0) * (lat[i + 1] - lat[i])
+    t_in = k["p2p_nvlink_latency_us"] * 1e-6 + S * (1e-9 / fab.nvl_gbs)
+    t_out = (k["p2p_net_latency_us"] + extra) * 1e-6 + S * (1e-9 / fab.nic_eff_gbs)
+    return (t_in + out * (t_out - t_in)) * np.minimum(S, 1.0)
 
 
 def scale_out_gbs(fab: CommFabric, n: Any, stride: Any, pattern: str) -> np.ndarray:
-    """Achieved scale-out GB/s per GPU for a group's `pattern` ("ring" or "all-to-all"): its bytes that
-    leave the NVLink domain over the time they take, with oversubscription of the tiers crossed,
-    rails (all NICs of the GPU) and the fabric's routing contention."""
+    """Achieved scale-out GB/s per GPU for a group's `pattern` ("ring" or "all-to-all"): the bytes that
+    leave its NVLink domain over the time they take, with the oversubscription of the pod boundaries
+    crossed, rails (all NICs of the GPU) and the fabric's routing contention for that pattern. A ring
+    in topology order crosses each boundary once per pod: it runs at the NIC rate."""
     if pattern not in PATTERNS:
         raise SpecError("pattern", f"unknown traffic pattern {pattern!r}", PATTERNS, closest(pattern, PATTERNS))
     G = _Group(fab, n, stride)
     if pattern == "ring":
-        return np.full(np.broadcast(G.n, G.s).shape, fab.nic_eff_gbs * fab.ring_frac)
+        return np.full(np.broadcast(G.n, G.s).shape, fab.ring_gbs)
     leaving = (G.n - G.g) / G.n
-    ratio = np.where(leaving > 0, leaving / np.maximum(G.a2a_worst, 1e-30), 1.0)
-    return fab.nic_eff_gbs * fab.a2a_frac * ratio
+    worst = G.a2a_worst(fab)
+    return fab.nic_eff_gbs * fab.a2a_frac * np.where(leaving > 0, leaving / np.maximum(worst, 1e-30), 1.0)
 
 
 def algorithm(fab: CommFabric, op: str, nbytes: Any, n: Any, stride: Any = 1) -> np.ndarray:
-    """Names of the algorithm/protocol NCCL's model picks ("ring/LL128", "tree/Simple", "nvls", "nvls-tree",
-    "collnet", "pat", "p2p"; "none" where nothing moves)."""
-    cands, G, S = _candidates(fab, _op(op), nbytes, n, stride)
-    names = np.array([c[0] for c in cands] + ["none"])
-    times = np.stack([np.broadcast_to(c[1], np.broadcast(S, G.n, G.s).shape) for c in cands])
-    pick = np.argmin(times, axis=0)
-    return names[np.where((G.n > 1) & (S > 0), pick, len(cands))]
-
-
-def collective(fab: CommFabric, op: str, nbytes: Any, n: Any, stride: Any = 1) -> np.ndarray:
-    """Seconds for `op` by name (one of OPS)."""
-    return _best(*_candidates(fab, _op(op), nbytes, n, stride))
+    """Names of the algorithm/protocol NCCL's model picks: "ring/LL", "ring/LL128", "ring/Simple",
+    "tree/..." (all-reduce), "nvls", "nvls-tree", "nvls-sharp", "collnet", "pat", "p2p" (all-to-all);
+    "none" where nothing moves."""
+    co = _coeffs(fab, _op(op), n, stride)
+    S = np.maximum(np.asarray(nbytes, dtype=float), 0.0)
+    pick = np.argmin(_times(co, S), axis=0)
+    names = np.array([*co.names, "none"])
+    moving = (co.active * np.minimum(S, 1.0)) > 0
+    return names[np.where(moving, pick, len(co.names))]
 
 
 def bus_bandwidth(fab: CommFabric, op: str, nbytes: Any, n: Any, stride: Any = 1) -> np.ndarray:
@@ -429,8 +544,8 @@ def bus_bandwidth(fab: CommFabric, op: str, nbytes: Any, n: Any, stride: Any = 1
     t = collective(fab, key, nbytes, n, stride)
     n_ = np.maximum(np.asarray(n, dtype=float), 1.0)
     factor = 2 * (n_ - 1) / n_ if key == "all-reduce" else (n_ - 1) / n_
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(t > 0, np.asarray(nbytes, dtype=float) / np.where(t > 0, t, 1.0) * factor / 1e9, 0.0)
+    moved = np.asarray(nbytes, dtype=float) * factor / 1e9
+    return np.where(t > 0, moved / np.where(t > 0, t, 1.0), 0.0)
 
 
 def reference_collectives(cluster: Cluster | str | dict) -> list[dict[str, Any]]:

@@ -456,6 +456,8 @@ def _times(co: _Coeffs, nbytes: Any) -> np.ndarray:
     if co.tree:
         e = np.clip(np.frexp(S)[1], 0, 79)
         t[co.tree[0]:co.tree[-1] + 1] *= np.take(_tree_correction(), e, axis=1)
+    k = _k()
+    t *= 1.0 + np.power(k["ramp_bytes"] / np.maximum(S, 1.0), k["ramp_power"])  # pipeline ramp (module doc)
     t += lat
     return t
 

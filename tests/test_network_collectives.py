@@ -3,19 +3,18 @@ invariants under hypothesis."""
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import csv
-from pathlib import Path
-
 from gigafactory.errors import SpecError
 from gigafactory.network import collectives as C
 from gigafactory.network.collectives import comm_fabric
 from gigafactory.resolve import cluster
-
 
 NCCL_POINTS = list(csv.DictReader((Path(__file__).parent / "data" / "nccl_busbw.csv").open()))
 

@@ -35,6 +35,7 @@ levels that span pods). All time functions broadcast numpy arrays over ``nbytes`
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -252,6 +253,35 @@ class _Coeffs:
     inv: np.ndarray  # (K, ...) seconds per byte
     tree: tuple[int, ...]  # rows of tree/LL, tree/LL128, tree/Simple (size-corrected), or ()
     active: np.ndarray  # 1 where the group has two or more ranks
+    buffers: tuple[np.ndarray, np.ndarray]  # the full row buffers lat and inv are views of
+
+
+_MAX_ROWS = 10  # ring x3, tree x3, nvls, nvls-sharp, nvls-tree, collnet
+
+
+class _Rows:
+    """Candidate rows written straight into (rows, groups) buffers, recycled from an evicted memo entry:
+    few fresh large arrays per miss (new memory pages cost more here than the arithmetic)."""
+
+    def __init__(self, G: _Group, buffers: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        self.G, self.shape = G, np.broadcast(G.n, G.s).shape
+        full = (_MAX_ROWS, *self.shape)
+        if buffers is not None and buffers[0].shape == full:
+            self.lat, self.inv = buffers
+        else:
+            self.lat, self.inv = np.empty(full), np.empty(full)
+        self.names: list[str] = []
+        self.tree: tuple[int, ...] = ()
+
+    def add(self, name: str, lat_s: Any, inv: Any) -> None:
+        i = len(self.names)
+        self.lat[i], self.inv[i] = lat_s, inv
+        self.names.append(name)
+
+    def done(self) -> _Coeffs:
+        k = len(self.names)
+        return _Coeffs(tuple(self.names), self.lat[:k], self.inv[:k], self.tree,
+                       np.broadcast_to(self.G.active, self.shape), (self.lat, self.inv))
 
 
 def _row(fab: CommFabric, name: str, G: _Group) -> float | np.ndarray:
@@ -274,7 +304,7 @@ def _ll_max(fab: CommFabric, G: _Group) -> np.ndarray:
     return single + G.multi * (multi[1] - single) + G.many * (multi[2] - multi[1])
 
 
-def _ring_rows(fab: CommFabric, G: _Group, allreduce: bool, ll_max: np.ndarray, bus: np.ndarray):
+def _ring_rows(fab: CommFabric, G: _Group, rows: _Rows, allreduce: bool, ll_max: np.ndarray, bus: np.ndarray) -> None:
     """Ring latency and seconds per byte per protocol: steps 2(n-1) (all-reduce) or n-1, of which
     2(m-1) or m-1 cross the network; NCCL's net latency is the tree's with one GPU per domain."""
     k = _k()
@@ -283,7 +313,6 @@ def _ring_rows(fab: CommFabric, G: _Group, allreduce: bool, ll_max: np.ndarray, 
     f = 2.0 if allreduce else 1.0
     intra_steps, inter_steps = f * (G.n - G.m), f * (G.m - 1.0)
     per_byte = f * (G.n - 1.0) / G.n * 1e-9
-    lats, invs = [], []
     for p, proto in enumerate(PROTOCOLS):
         overhead = k["net_overhead_us"] * (k["net_overhead_simple_factor"] if proto == "Simple" else 1.0)
         intra = hw[p] + G.multi * max(overhead - hw[p], 0.0)
@@ -296,12 +325,10 @@ def _ring_rows(fab: CommFabric, G: _Group, allreduce: bool, ll_max: np.ndarray, 
             bw = _capped(fab, bus * k["ring_ll128_factor"], "ring_ll128_per_channel_gbs", G)
         else:
             bw = bus
-        lats.append(lat * 1e-6)
-        invs.append(per_byte / bw)
-    return [f"ring/{p}" for p in PROTOCOLS], lats, invs
+        rows.add(f"ring/{proto}", lat * 1e-6, per_byte / bw)
 
 
-def _tree_rows(fab: CommFabric, G: _Group, ll_max: np.ndarray, bus: np.ndarray):
+def _tree_rows(fab: CommFabric, G: _Group, rows: _Rows, ll_max: np.ndarray, bus: np.ndarray) -> None:
     """Double binary tree all-reduce: 2 S over the bus at 0.92 (algbw = bus / 2), latency
     2 ((g-1) NVLink hops + log2(m) network hops), NCCL's protocol factors and caps."""
     k = _k()
@@ -310,13 +337,12 @@ def _tree_rows(fab: CommFabric, G: _Group, ll_max: np.ndarray, bus: np.ndarray):
     ll128 = k["tree_ll128_factor_single"] + G.multi * (k["tree_ll128_factor_multi"] - k["tree_ll128_factor_single"])
     bws = (np.minimum(busbw * k["tree_ll_factor"], ll_max),
            _capped(fab, busbw * ll128, "tree_ll128_per_channel_gbs", G), busbw)
-    lats, invs = [], []
+    first = len(rows.names)
     for p, proto in enumerate(PROTOCOLS):
         extra = G.tree_extra * (2.0 if proto == "Simple" else 1.0)
         lat = base[p] + 2.0 * ((G.g - 1.0) * hw[p] + G.log2m * net[p] + extra)
-        lats.append(lat * 1e-6)
-        invs.append(1e-9 / (bws[p] * k["tree_to_algbw"]))
-    return [f"tree/{p}" for p in PROTOCOLS], lats, invs
+        rows.add(f"tree/{proto}", lat * 1e-6, 1e-9 / (bws[p] * k["tree_to_algbw"]))
+    rows.tree = (first, first + 1, first + 2)
 
 
 def _nvls_gbs(fab: CommFabric) -> float:
@@ -324,78 +350,59 @@ def _nvls_gbs(fab: CommFabric) -> float:
     return fab.nvl_gbs * fab.nvls_eff * (fab.channels - 1) / fab.channels
 
 
-def _all_reduce_coeffs(fab: CommFabric, G: _Group) -> _Coeffs:
+def _all_reduce_coeffs(fab: CommFabric, G: _Group, rows: _Rows) -> _Coeffs:
     k = _k()
     bus, ll_max = G.bus(fab), _ll_max(fab, G)
-    names, lats, invs = _ring_rows(fab, G, True, ll_max, bus)
-    tn, tl, ti = _tree_rows(fab, G, ll_max, bus)
-    tree = tuple(range(len(names), len(names) + 3))
-    names, lats, invs = names + tn, lats + tl, invs + ti
+    _ring_rows(fab, G, rows, True, ll_max, bus)
+    _tree_rows(fab, G, rows, ll_max, bus)
     net = G.g * fab.ring_gbs  # the domain's NICs, per GPU of it
     single, across = (1.0 - G.multi) * _OFF, G.multi * _OFF  # off across domains / inside one
     shared = G.one * _OFF  # NVLS reduces in the NVSwitch: it needs two or more ranks of the domain
     if fab.nvls:
         nv, lat = _nvls_gbs(fab), k["nvlink_latency_us"]["nvls"]
-        names.append("nvls")  # one domain: each GPU sends S and receives S once
-        lats.append(lat * 1e-6 + across + shared)
-        invs.append(np.full_like(G.n, 1e-9 / nv))
+        rows.add("nvls", lat * 1e-6 + across + shared, 1e-9 / nv)  # one domain: each GPU sends and receives S once
         if fab.sharp:  # NVLS + CollNet: reduced in the NVSwitch, then once in the IB switches
-            names.append("nvls-sharp")
-            lats.append((lat + k["net_latency_us"]["nvls"] + G.top_extra) * 1e-6 + single + shared)
-            invs.append(1e-9 / np.minimum(nv, net))
+            rows.add("nvls-sharp", (lat + k["net_latency_us"]["nvls"] + G.top_extra) * 1e-6 + single + shared,
+                     1e-9 / np.minimum(nv, net))
         # NVLS in the domain, double binary tree between domains (two domains: one exchange, twice the rate)
-        names.append("nvls-tree")
         tree_gbs = net * k["tree_to_algbw"] * (2.0 - G.many)
         cap = _row(fab, "nvls_tree_per_channel_gbs", G) * k["tree_to_algbw"]
         bw = np.minimum(np.minimum(nv, tree_gbs), cap + (cap <= 0) * _OFF)
         lat = k["nvlink_latency_us"]["nvls_tree"] + 2.0 * G.log2m * k["net_latency_us"]["nvls_tree"] + 4.0 * G.tree_extra
-        lats.append(lat * 1e-6 + single + shared)
-        invs.append(1e-9 / bw)
+        rows.add("nvls-tree", lat * 1e-6 + single + shared, 1e-9 / bw)
     if fab.sharp:  # CollNet direct: RS/AG in the domain, each domain's share reduced once in the switches
         factor = k["collnet_hopper_factor"] if fab.family != "ampere" else 1.0
-        intra = fab.nvl_gbs * G.g / np.maximum(2.0 * (G.g - 1.0), 1e-30)
         g1 = G.g - 1.0
+        intra = fab.nvl_gbs * G.g / np.maximum(2.0 * g1, 1e-30)
         lat = (2.0 * (np.minimum(1.0, g1) * k["nvlink_latency_us"]["collnet_direct"] + g1 * k["collnet_arity_us"])
                + k["net_latency_us"]["collnet_direct"] + 2.0 * G.top_extra)
-        names.append("collnet")
-        lats.append(lat * 1e-6 + single)
-        invs.append(1e-9 / np.minimum(net * factor, intra))
-    return _stack(names, lats, invs, tree, G)
+        rows.add("collnet", lat * 1e-6 + single, 1e-9 / np.minimum(net * factor, intra))
+    return rows.done()
 
 
-def _gather_coeffs(fab: CommFabric, G: _Group) -> _Coeffs:
+def _gather_coeffs(fab: CommFabric, G: _Group, rows: _Rows) -> _Coeffs:
     """Reduce-scatter and all-gather (same cost): ring, PAT at one GPU per domain, NVLS in one domain."""
     k = _k()
     bus = G.bus(fab)
-    names, lats, invs = _ring_rows(fab, G, False, _ll_max(fab, G), bus)
+    _ring_rows(fab, G, rows, False, _ll_max(fab, G), bus)
     lat = (k["base_latency_us"]["pat"][2] + G.log2m * (k["net_latency_us"]["pat"] + 2.0 * G.tree_extra)
            / k["pat_log_latency_divisor"] + G.n * k["pat_per_rank_us"])
-    names.append("pat")
-    lats.append(lat * 1e-6 + (1.0 - G.one) * _OFF)
-    invs.append(1e-9 / (bus * k["pat_factor"]))
+    rows.add("pat", lat * 1e-6 + (1.0 - G.one) * _OFF, 1e-9 / (bus * k["pat_factor"]))
     if fab.nvls:  # multicast in the NVSwitch: each GPU moves (g-1)/g of the buffer once
-        names.append("nvls")
-        lats.append(k["nvlink_latency_us"]["nvls"] * 1e-6 + (G.multi + G.one) * _OFF)
-        invs.append((1.0 - 1.0 / G.g) * 1e-9 / _nvls_gbs(fab))
-    return _stack(names, lats, invs, (), G)
+        rows.add("nvls", k["nvlink_latency_us"]["nvls"] * 1e-6 + (G.multi + G.one) * _OFF,
+                 (1.0 - 1.0 / G.g) * 1e-9 / _nvls_gbs(fab))
+    return rows.done()
 
 
-def _a2a_coeffs(fab: CommFabric, G: _Group) -> _Coeffs:
+def _a2a_coeffs(fab: CommFabric, G: _Group, rows: _Rows) -> _Coeffs:
     """All-to-all as grouped send/receive: (g-1)/n of the bytes over NVLink, the rest over the NICs at
     the worst pod boundary's oversubscription and the fabric's all-to-all contention."""
     k = _k()
     lat = k["a2a_base_us"] + (G.n - 1.0) * k["a2a_per_peer_us"] + G.top_extra
     t_in = (G.g - 1.0) / G.n * 1e-9 / (fab.nvl_gbs * k["a2a_nvlink_efficiency"])
     t_out = G.multi * G.a2a_worst(fab) * 1e-9 / (fab.nic_eff_gbs * fab.a2a_frac)
-    return _stack(["p2p"], [lat * 1e-6], [np.maximum(t_in, t_out)], (), G)
-
-
-def _stack(names, lats, invs, tree, G: _Group) -> _Coeffs:
-    shape = np.broadcast(G.n, G.s).shape
-    lat, inv = np.empty((len(names), *shape)), np.empty((len(names), *shape))
-    for i, (a, b) in enumerate(zip(lats, invs, strict=True)):
-        lat[i], inv[i] = a, b
-    return _Coeffs(tuple(names), lat, inv, tuple(tree), np.broadcast_to(G.active, shape))
+    rows.add("p2p", lat * 1e-6, np.maximum(t_in, t_out))
+    return rows.done()
 
 
 _BUILD = {"all-reduce": _all_reduce_coeffs, "reduce-scatter": _gather_coeffs, "all-gather": _gather_coeffs,
@@ -411,14 +418,17 @@ def _coeffs(fab: CommFabric, op: str, n: Any, stride: Any) -> _Coeffs:
     kind = "gather" if op in ("reduce-scatter", "all-gather") else op
     n_, s_ = np.asarray(n, dtype=float), np.asarray(stride, dtype=float)
     if max(n_.size, s_.size) < _CACHE_MIN:
-        return _BUILD[op](fab, _Group(fab, n_, s_))
+        G = _Group(fab, n_, s_)
+        return _BUILD[op](fab, G, _Rows(G))
     key = (fab, kind, n_.shape, s_.shape, _fingerprint(n_), _fingerprint(s_))
     hit = _CACHE.get(key)
     if hit is not None and np.array_equal(hit[0], n_) and np.array_equal(hit[1], s_):
         return hit[2]
-    co = _BUILD[op](fab, _Group(fab, n_, s_))
+    recycled = None
     if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
+        recycled = _CACHE.pop(next(iter(_CACHE)))[2].buffers
+    G = _Group(fab, n_, s_)
+    co = _BUILD[op](fab, G, _Rows(G, recycled))
     _CACHE[key] = (n_.copy(), s_.copy(), co)
     return co
 
@@ -445,19 +455,35 @@ def _tree_correction() -> np.ndarray:
     return out
 
 
+_LOCAL = threading.local()
+
+
+def _scratch(shape: tuple[int, ...]) -> np.ndarray:
+    """A per-thread work array of this shape, reused across calls (fresh pages are the slow part)."""
+    bufs = _LOCAL.__dict__.setdefault("bufs", {})
+    buf = bufs.get(shape)
+    if buf is None:
+        if len(bufs) >= 8:
+            bufs.pop(next(iter(bufs)))
+        buf = bufs[shape] = np.empty(shape)
+    return buf
+
+
 def _times(co: _Coeffs, nbytes: Any) -> np.ndarray:
-    """(K, ...) seconds of every candidate."""
+    """(K, ...) seconds of every candidate, in a per-thread work array valid until the next call."""
     S = np.maximum(np.asarray(nbytes, dtype=float), 0.0)
     inv, lat = co.inv, co.lat
     if S.ndim > inv.ndim - 1:  # sizes with more dimensions than the groups: align the group axes right
         pad = (inv.shape[0],) + (1,) * (S.ndim - inv.ndim + 1) + inv.shape[1:]
         inv, lat = inv.reshape(pad), lat.reshape(pad)
-    t = S * inv
+    # the pipeline ramp stretches every bandwidth term alike (module doc); float32 power: numpy's float64
+    # power is ~20x slower here, and 1e-7 is plenty
+    k = _k()
+    ramp = np.power((k["ramp_bytes"] / np.maximum(S, 1.0)).astype(np.float32), np.float32(k["ramp_power"]))
+    t = np.multiply(S * (1.0 + ramp), inv, out=_scratch(np.broadcast_shapes(S.shape, inv.shape)))
     if co.tree:
         e = np.clip(np.frexp(S)[1], 0, 79)
         t[co.tree[0]:co.tree[-1] + 1] *= np.take(_tree_correction(), e, axis=1)
-    k = _k()
-    t *= 1.0 + np.power(k["ramp_bytes"] / np.maximum(S, 1.0), k["ramp_power"])  # pipeline ramp (module doc)
     t += lat
     return t
 

@@ -97,6 +97,19 @@ def test_oversubscription_does_not_slow_a_ring_in_topology_order() -> None:
     assert float(C.scale_out_gbs(over, 512, 8, "ring")) == pytest.approx(50 * over.nic_eff * over.ring_frac)
 
 
+def test_point_to_point_across_an_oversubscribed_tier() -> None:
+    # pipeline stages 4,096 GPUs apart on Meta's RoCE pods: every GPU of a pod sends out of it at once,
+    # through 7:1 uplinks; stages 512 apart stay in the pod (non-blocking below it)
+    fab = comm_fabric("meta-llama3-roce")
+    k, S = C._k(), 1e9
+    lat = fab.net_latency_us
+    inside = k["p2p_net_latency_us"] + lat[1] - lat[0]
+    across = k["p2p_net_latency_us"] + lat[2] - lat[0]
+    assert float(C.send_recv(fab, S, 512)) == pytest.approx(inside * 1e-6 + S / (fab.nic_eff_gbs * 1e9))
+    assert float(C.send_recv(fab, S, 4096)) == pytest.approx(across * 1e-6 + 7 * S / (fab.nic_eff_gbs * 1e9))
+    assert float(C.send_recv(fab, S, 4)) == pytest.approx(k["p2p_nvlink_latency_us"] * 1e-6 + S / (fab.nvl_gbs * 1e9))
+
+
 def test_sharp_and_nvls_where_the_hardware_offers_them() -> None:
     eos, colossus = comm_fabric("eos"), comm_fabric("colossus")
     assert eos.sharp and not colossus.sharp and eos.nvls and not comm_fabric("selene").nvls
@@ -159,6 +172,17 @@ def test_all_reduce_no_slower_than_reduce_scatter_plus_all_gather_and_latency(na
     # NCCL's multi-node ring all-reduce carries a 1.4x latency plateau; bandwidth terms add up exactly
     assert ar <= 1.4 * (float(C.reduce_scatter(fab, S, n, s)) + float(C.all_gather(fab, S, n, s))) + 1e-9
     assert ar > 0 and np.isfinite(ar)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes, ranks, strides)
+def test_oversubscription_never_speeds_anything_up(S: float, n: int, s: int) -> None:
+    over, flat = comm_fabric("meta-llama3-roce"), comm_fabric({"use": "meta-llama3-roce", "oversubscription": 1.0})
+    assert float(C.all_to_all(over, S, n, s)) >= float(C.all_to_all(flat, S, n, s)) * (1 - 1e-9)
+    assert float(C.send_recv(over, S, s * n)) >= float(C.send_recv(flat, S, s * n)) * (1 - 1e-9)
+    for fab in (over, flat):
+        for pattern in C.PATTERNS:
+            assert 0 < float(C.scale_out_gbs(fab, n, s, pattern)) <= fab.nic_eff_gbs * (1 + 1e-12)
 
 
 @settings(max_examples=40, deadline=None)

@@ -524,18 +524,22 @@ def collective(fab: CommFabric, op: str, nbytes: Any, n: Any, stride: Any = 1) -
 
 def send_recv(fab: CommFabric, nbytes: Any, stride: Any) -> np.ndarray:
     """Seconds for one point-to-point message between ranks `stride` apart (pipeline stages, CP rings):
-    NVLink inside a domain; across, the GPU's NICs and the latency of the tiers between the two."""
+    NVLink inside a domain; across, the GPU's NICs and the latency of the tiers between the two. Every
+    rank sends to its peer at once (a pipeline or CP step), so when the peer sits outside a level-i pod
+    all the pod's GPUs push through its uplinks: the rate is divided by their oversubscription."""
     k = _k()
     S = np.maximum(np.asarray(nbytes, dtype=float), 0.0)
     s = np.maximum(np.asarray(stride, dtype=float), 1.0)
     out = np.minimum(np.floor(s / fab.domain), 1.0)  # 1 when the peer is in another domain
     lat = fab.net_latency_us
-    extra = 0.0
-    for i, pod in enumerate(fab.pod_gpus):
+    extra, over = 0.0, 1.0
+    for i, (pod, o) in enumerate(zip(fab.pod_gpus, fab.pod_over, strict=True)):
         if math.isfinite(pod):
-            extra = extra + np.minimum(np.floor(s / pod), 1.0) * (lat[i + 1] - lat[i])
+            cross = np.minimum(np.floor(s / pod), 1.0)
+            extra = extra + cross * (lat[i + 1] - lat[i])
+            over = np.maximum(over, 1.0 + cross * (o - 1.0))
     t_in = k["p2p_nvlink_latency_us"] * 1e-6 + S * (1e-9 / fab.nvl_gbs)
-    t_out = (k["p2p_net_latency_us"] + extra) * 1e-6 + S * (1e-9 / fab.nic_eff_gbs)
+    t_out = (k["p2p_net_latency_us"] + extra) * 1e-6 + S * over * (1e-9 / fab.nic_eff_gbs)
     return (t_in + out * (t_out - t_in)) * np.minimum(S, 1.0)
 
 

@@ -26,10 +26,18 @@ domain ``bus = B_nvl`` (NCCL's usable NVLink rate). Protocols scale it: LL 0.5 (
 * all-to-all: grouped send/receive; the share leaving each level-i pod crosses its uplinks at the
   pod's cumulative oversubscription, with the fabric's all-to-all routing contention.
 
+Measured corrections (catalog, estimates): NVLS runs at 0.76 of NCCL's NVLink rate on Hopper (8x H100
+busbw 480 GB/s; NCCL's tuner assumes 0.85), and a pipeline ramp stretches every bandwidth term by
+``1 + (ramp_bytes / S) ** ramp_power`` (S: the op's bytes, never a ring step's, so it does not grow with
+the rank count): NCCL's ``lat + S/bw`` is optimistic between ~256 KB and ~256 MB, where it runs fewer and
+smaller chunks. Both are fitted to published nccl-tests curves (docs/network.md lists every point).
+
 Latency across the fabric: NCCL's network latencies stand for a crossing of one leaf; a group whose
 flows cross spines or cores adds the extra one-way latency of those tiers (switch hops and fibre,
-:mod:`.topology`) on the steps that cross them (ring: the pod boundaries it passes; trees: the tree
-levels that span pods). All time functions broadcast numpy arrays over ``nbytes``, ``n``, ``stride``.
+:mod:`.topology`): trees and PAT on every tree level that spans pods; CollNet, NVLS-SHARP, all-to-all
+and send/receive once; rings not at all (in topology order only one hop per pod crosses a boundary:
+well under 1% of a ring's per-step latency). All time functions broadcast numpy arrays over ``nbytes``,
+``n``, ``stride``.
 """
 
 from __future__ import annotations
@@ -70,6 +78,7 @@ class CommFabric:
     nvls_eff: float
     nic_gbs: float  # all NICs of one GPU, line rate
     nics_per_gpu: int
+    nic_line_gbps: float  # one NIC's line rate
     nic_eff: float  # RDMA goodput / line rate
     sharp: bool  # in-network reduction in the InfiniBand switches (CollNet)
     tiers: int
@@ -129,7 +138,7 @@ def _fabric(cluster_json: str) -> CommFabric:
         cluster=c.id, family=fam, domain=c.domain_size, gpus_per_server=su.gpus_per_server,
         nvl_gbs=su.bw_gbs * float(k["nvlink_usable_frac"][fam]), nvl_latency_us=su.latency_us, nvls=nvls,
         nvls_eff=float(k["nvls_efficiency"].get(fam, 0.0)), nic_gbs=c.scale_out_gbs_per_gpu,
-        nics_per_gpu=c.nics_per_gpu, nic_eff=float(k["nic_efficiency"]), sharp=fab.sharp, routing=routing,
+        nics_per_gpu=c.nics_per_gpu, nic_line_gbps=c.nic_speed_gbps, nic_eff=float(k["nic_efficiency"]), sharp=fab.sharp, routing=routing,
         channels=int(k["channels"][fam]),
     )
     try:

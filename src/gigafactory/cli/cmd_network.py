@@ -47,6 +47,9 @@ def _rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append((f"{pat}: ECMP / adaptive",
                      f"{by['ecmp']['throughput']:.0%} / {by['adaptive']['throughput']:.0%} throughput, "
                      f"{by['ecmp']['completion']:.0%} / {by['adaptive']['completion']:.0%} completion"))
+    for col in s.get("collectives", []):
+        rows.append((f"{col['op']} {fmt(col['bytes'] / 1e9)} GB, n={fmt(col['ranks'])} stride {col['stride']}",
+                     f"{col['seconds'] * 1e3:.2f} ms, busbw {fmt(col['busbw_gbs'])} GB/s ({col['algorithm']})"))
     return rows
 
 

@@ -1,21 +1,26 @@
 """Fit the step engine's few global parameters on measured runs and write catalog/calibration.yaml.
 
-    .venv/bin/python scripts/fit_calibration.py [--data ../shared/groundtruth/train.csv] [--write] [--cv]
+    .venv/bin/python scripts/fit_calibration.py [--data ../shared/groundtruth/train.csv] [--write] [--cv] [--cv-gpu]
 
-Parameters (all global, none per row or per model; 13 on train.csv): bf16 GEMM efficiency per GPU
-family (Blackwell Ultra shares Blackwell's), the low-precision/bf16 GEMM efficiency ratio per recipe
-(fp8 and mxfp8 share one; fp8-rowwise; nvfp4), FlashAttention efficiency per architecture (Hopper,
-Blackwell; Ampere is sourced), the GEMM size at half efficiency (one shape curve), the host launch
-time of an MoE layer pass and per local expert (an MoE pass takes the longer of its GPU work and
-its launches: the dispatcher syncs on the token counts), and the overlap fractions of DP and TP communication (no EP overlap fraction:
-left free it fitted at ~0.0015, so the all-to-all is overlapped only in plans that set ep_comm_overlap). Objective: mean absolute percentage error plus a quarter of the worst per-GPU
-MAPE (so no GPU type is sacrificed). ``--cv`` (``--cv-gpu``) refits with each source (each GPU type) held out
-and reports the MAPE on the held-out rows: the out-of-sample figure. Needs scipy (dev dependency).
+Parameters (all global, none per row or per model; the list and their plausible ranges are
+``gigafactory.perf.efficiency.RANGES``): the in-training GEMM rate over the measured Maximum
+Achievable Matmul FLOPS per GPU family (Blackwell Ultra shares Blackwell's), the GEMM rate over the
+fp8 ceiling of the two recipes without a measured one (row-wise fp8, NVFP4), the in-training
+attention rate over the kernels' published rates, the host time per launched kernel, and the
+overlap fractions of DP and TP communication. The fit is bounded by each plausible range and prints
+every value beside it, flagging any that ends on a bound (a term is missing there).
+
+Objective: mean absolute percentage error plus a quarter of the worst per-GPU MAPE (so no GPU type
+is sacrificed). ``--cv`` (``--cv-gpu``) refits with each source (each GPU type) held out and
+reports the MAPE on the held-out rows; a family, or a recipe, absent from a fold's training rows
+takes its predecessor's fitted value (a recipe: the median of the fitted recipes, else 1), so
+nothing fitted on the held-out rows leaks into its test. Needs scipy (dev dependency).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -23,51 +28,46 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from gigafactory.perf.efficiency import (
-    ATTN_FAMILY,
-    GEMM_FAMILY,
-    LOWP_RECIPE,
-    Calibration,
-    calibration,
-    precision_class,
-)
+from gigafactory.perf.efficiency import FITTED_RECIPES, GEMM_FAMILY, RANGES, Calibration, calibration
 from gigafactory.perf.validate import predict, prepare_all, read_rows
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "groundtruth" / "train.csv"
 OUT = REPO / "src" / "gigafactory" / "catalog" / "calibration.yaml"
-
-SCALARS = {  # name: (lower, upper)
-    "gemm_dim_half": (0.0, 2048.0),
-    "host_moe_layer_s": (0.0, 5e-3),
-    "host_expert_s": (0.0, 1e-3),  # per local expert
-    "overlap_dp": (0.0, 1.0),
-    "overlap_tp": (0.0, 1.0),
-}
-EFF_BOUNDS = (0.2, 0.95)
+SCALARS = ("attn_scale", "host_kernel_s", "overlap_dp", "overlap_tp")
+PARENT = {"blackwell": "hopper", "hopper": "ampere"}
 
 
-LOWP_BOUNDS = (0.3, 1.0)
+def keys_in_data(prepared) -> tuple[list[str], list[str]]:
+    """The GEMM families and the fitted low-precision recipes the rows exercise."""
+    fams = sorted({GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared})
+    recipes = sorted({p.job.precision for p in prepared if p.job.precision in FITTED_RECIPES})
+    return fams, recipes
 
 
-def keys_in_data(prepared) -> tuple[list[str], list[str], list[str]]:
-    """The GEMM families, FlashAttention architectures and low-precision recipes the rows exercise."""
-    fams = [p.cluster.gpu.family for p in prepared]
-    g = sorted({GEMM_FAMILY.get(f, f) for f in fams})
-    a = sorted({ATTN_FAMILY.get(f, f) for f, p in zip(fams, prepared, strict=True) if p.flash})
-    lp = sorted({LOWP_RECIPE.get(p.job.precision, p.job.precision) for p in prepared if precision_class(p.job.precision) != "bf16"})
-    return g, a, lp
+def names_of(keys) -> list[str]:
+    fams, recipes = keys
+    return [f"gemm_scale.{k}" for k in fams] + [f"lowp_ratio.{k}" for k in recipes] + list(SCALARS)
+
+
+def bounds_of(names: list[str]) -> list[tuple[float, float]]:
+    return [RANGES[n.split(".")[0]] for n in names]
 
 
 def unpack(x: np.ndarray, base: Calibration, keys) -> Calibration:
-    gk, ak, lk = keys
-    ge, ae, le = dict(base.gemm_eff), dict(base.attn_eff), dict(base.lowp_ratio)
-    i = 0
-    for d, ks in ((ge, gk), (ae, ak), (le, lk)):
-        d.update({k: float(v) for k, v in zip(ks, x[i: i + len(ks)], strict=True)})
-        i += len(ks)
-    kw = {n: float(v) for n, v in zip(SCALARS, x[i:], strict=True)}
-    return base.replace(gemm_eff=ge, attn_eff=ae, lowp_ratio=le, **kw)
+    fams, recipes = keys
+    gs, lr = dict(base.gemm_scale), dict(base.lowp_ratio)
+    gs.update({k: float(v) for k, v in zip(fams, x[: len(fams)], strict=True)})
+    i = len(fams)
+    lr.update({k: float(v) for k, v in zip(recipes, x[i: i + len(recipes)], strict=True)})
+    i += len(recipes)
+    return base.replace(gemm_scale=gs, lowp_ratio=lr, **{n: float(v) for n, v in zip(SCALARS, x[i:], strict=True)})
+
+
+def pack(c: Calibration, keys) -> np.ndarray:
+    fams, recipes = keys
+    return np.asarray([c.gemm_scale.get(k, 0.9) for k in fams] + [c.lowp_ratio.get(k, 0.7) for k in recipes]
+                      + [getattr(c, n) for n in SCALARS], dtype=float)
 
 
 def errors(prepared, calib: Calibration) -> tuple[np.ndarray, list[str], list[str]]:
@@ -75,8 +75,12 @@ def errors(prepared, calib: Calibration) -> tuple[np.ndarray, list[str], list[st
     return np.asarray(errs), [p.gpu for p in prepared], [p.source for p in prepared]
 
 
-def report(errs: np.ndarray, gpus: list[str], srcs: list[str]) -> str:
+def report(errs: np.ndarray, gpus: list[str], srcs: list[str], moe: list[bool] | None = None) -> str:
     lines = [f"overall: n={len(errs)} MAPE {np.mean(np.abs(errs)):.1f}%"]
+    if moe is not None and any(moe):
+        e = np.abs(errs)[np.asarray(moe)]
+        lines.append(f"  MoE rows: n={e.size} MAPE {e.mean():.1f}%; dense rows: n={len(errs) - e.size} "
+                     f"MAPE {np.abs(errs)[~np.asarray(moe)].mean():.1f}%")
     for name, keys in (("gpu", gpus), ("source", srcs)):
         groups: dict[str, list[float]] = defaultdict(list)
         for e, k in zip(errs, keys, strict=True):
@@ -93,105 +97,95 @@ def objective(x, prepared, base, keys) -> float:
     return float(np.mean(errs) + 0.25 * worst)
 
 
-def _scaled(u, prepared, base, keys, lo, hi) -> float:
-    return objective(lo + np.asarray(u) * (hi - lo), prepared, base, keys)
-
-
-def fit(prepared, base: Calibration, maxfev: int, x0: np.ndarray | None = None) -> tuple[Calibration, list[str]]:
-    """Powell on every parameter rescaled to [0, 1] over its bounds (the raw parameters span 1e-4 s to
-    hundreds, and Powell's tolerances are absolute)."""
+def fit(prepared, base: Calibration, maxfev: int) -> tuple[Calibration, list[str]]:
+    """Powell on every parameter rescaled to [0, 1] over its plausible range."""
     keys = keys_in_data(prepared)
-    gk, ak, lk = keys
-    if x0 is None:
-        x0 = [base.gemm_eff.get(k, 0.6) for k in gk] + [base.attn_eff.get(k, 0.5) for k in ak]
-        x0 += [base.lowp_ratio.get(k, 0.9) for k in lk]
-        x0 = np.asarray(x0 + [getattr(base, n) for n in SCALARS], dtype=float)
-    bounds = [EFF_BOUNDS] * (len(gk) + len(ak)) + [LOWP_BOUNDS] * len(lk) + list(SCALARS.values())
-    lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
-    u0 = (np.clip(x0, lo, hi) - lo) / (hi - lo)
-    res = minimize(_scaled, u0, args=(prepared, base, keys, lo, hi), method="Powell", bounds=[(0.0, 1.0)] * lo.size,
+    names = names_of(keys)
+    b = bounds_of(names)
+    lo, hi = np.array([x[0] for x in b]), np.array([x[1] for x in b])
+    x0 = np.clip(pack(base, keys), lo, hi)
+
+    def f(u):
+        return objective(lo + np.clip(u, 0, 1) * (hi - lo), prepared, base, keys)
+
+    u0 = (x0 - lo) / (hi - lo)
+    res = minimize(f, u0, method="Powell", bounds=[(0.0, 1.0)] * lo.size,
                    options={"maxfev": maxfev, "xtol": 1e-3, "ftol": 1e-4})
-    x = lo + np.clip(res.x, 0.0, 1.0) * (hi - lo)
-    if _scaled(np.clip(res.x, 0, 1), prepared, base, keys, lo, hi) > objective(np.clip(x0, lo, hi), prepared, base, keys):
-        x = np.clip(x0, lo, hi)  # never return a worse point than the start
-    names = [f"gemm_eff.{k}" for k in gk] + [f"attn_eff.{k}" for k in ak] + [f"lowp_ratio.{k}" for k in lk] + list(SCALARS)
+    u = np.clip(res.x, 0.0, 1.0)
+    x = lo + u * (hi - lo) if f(u) <= f(u0) else x0  # never return a worse point than the start
     return unpack(x, base, keys), names
 
 
-PARENT = {"blackwell-ultra": "blackwell", "blackwell": "hopper", "hopper": "ampere"}
+def value_of(c: Calibration, name: str) -> float:
+    head, _, key = name.partition(".")
+    return float(getattr(c, head)[key]) if key else float(getattr(c, head))
 
 
-def _fold(args) -> tuple[str, list[float], list[str], list[str]]:
+def print_ranges(c: Calibration, names: list[str]) -> None:
+    for n in names:
+        lo, hi = RANGES[n.split(".")[0]]
+        v = value_of(c, n)
+        edge = "  <- ON A BOUND: a term is missing" if min(v - lo, hi - v) <= 1e-3 * (hi - lo) else ""
+        unit, k = ("us", 1e6) if n == "host_kernel_s" else ("", 1.0)
+        print(f"  {n:24s} = {v * k:8.4g}{unit}   plausible range [{lo * k:g}, {hi * k:g}]{edge}")
+
+
+def _fold(args) -> tuple[str, list[float], list[str], list[str], list[bool]]:
     label, train, test, base, maxfev = args
     c, _ = fit(train, base, maxfev)
-    # a family (or attention architecture) absent from the training rows takes its predecessor's
-    # fitted value, as a new GPU would, and a low-precision recipe absent from them the plain fp8
-    # ratio, as a new recipe would: nothing fitted on the held-out rows leaks into the test
-    gk, ak, lk = keys_in_data(train)
-    tg, ta, tl = keys_in_data(test)
-    ge, ae, le = dict(c.gemm_eff), dict(c.attn_eff), dict(c.lowp_ratio)
-    for fam in set(tg) - set(gk):
+    fams, recipes = keys_in_data(train)
+    tf, tr = keys_in_data(test)
+    gs, lr = dict(c.gemm_scale), dict(c.lowp_ratio)
+    for fam in set(tf) - set(fams):  # a new family takes its predecessor's value, as a new GPU would
         par = PARENT.get(fam)
-        while par and par not in gk:
+        while par and par not in fams:
             par = PARENT.get(par)
-        ge[fam] = ge[par] if par else float(np.median([ge[k] for k in gk]))
-    for fam in set(ta) - set(ak):
-        ae[fam] = ae[PARENT[fam]] if PARENT.get(fam) in ak else float(np.median([ae[k] for k in ak]))
-    for recipe in set(tl) - set(lk):
-        le[recipe] = le["fp8"] if "fp8" in lk else float(np.median([le[k] for k in lk]))
-    c = c.replace(gemm_eff=ge, attn_eff=ae, lowp_ratio=le)
+        gs[fam] = gs[par] if par else float(np.median([gs[k] for k in fams]))
+    for r in set(tr) - set(recipes):  # a recipe absent from training: the fitted recipes' median, else 1
+        lr[r] = float(np.median([lr[k] for k in recipes])) if recipes else 1.0
+    c = c.replace(gemm_scale=gs, lowp_ratio=lr)
     e, g, s = errors(test, c)
-    return label, list(e), g, s
+    return label, list(e), g, s, [p.job.model.moe is not None for p in test]
 
 
-def cross_validate(prepared, base: Calibration, maxfev: int, by: str) -> str:
+def cross_validate(prepared, base: Calibration, maxfev: int, by: str, workers: int) -> str:
     """Refit without each group (source or GPU type); MAPE of the held-out rows."""
     keyf = (lambda p: p.source) if by == "source" else (lambda p: p.gpu)
     groups = sorted({keyf(p) for p in prepared})
     jobs = [(k, [p for p in prepared if keyf(p) != k], [p for p in prepared if keyf(p) == k], base, maxfev)
             for k in groups]
-    errs, gpus, srcs = [], [], []
-    with ProcessPoolExecutor(max_workers=2) as ex:
-        for _, e, g, s in ex.map(_fold, jobs):
+    errs, gpus, srcs, moe = [], [], [], []
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        for _, e, g, s, mo in ex.map(_fold, jobs):
             errs += e
             gpus += g
             srcs += s
-    return report(np.asarray(errs), gpus, srcs)
+            moe += mo
+    return report(np.asarray(errs), gpus, srcs, moe)
 
 
 def write_yaml(c: Calibration, n: int, summary: str, names: list[str], cv: str) -> None:
     src = f"fitted by scripts/fit_calibration.py on shared/groundtruth/train.csv ({n} rows)"
-    fitted_attn = sorted(k.split(".", 1)[1] for k in names if k.startswith("attn_eff."))
+    rng = {k: f"[{lo:g}, {hi:g}]" for k, (lo, hi) in RANGES.items()}
     lines = [
         "# Global parameters of the step-time engine, fitted on measured runs. Regenerate with",
-        "#   .venv/bin/python scripts/fit_calibration.py --write [--cv]",
-        f"# {len(names)} fitted parameters: {', '.join(names)}",
+        "#   .venv/bin/python scripts/fit_calibration.py --write [--cv] [--cv-gpu]",
+        f"# {len(names)} fitted parameters (plausible ranges: gigafactory.perf.efficiency.RANGES): {', '.join(names)}",
         "# in-sample:",
         *[f"#   {s}" for s in summary.splitlines()],
         *(["# cross-validated (refit without the held-out group):", *[f"#   {s}" for s in cv.splitlines()]] if cv else []),
         "compute:",
         f'  source: "{src}"',
-        "  gemm_eff:  # bf16, large GEMMs, per GPU family",
-        *[f"    {k}: {v:.4f}" for k, v in sorted(c.gemm_eff.items()) if k not in GEMM_FAMILY],
-        "  lowp_ratio:  # GEMM efficiency over bf16 per low-precision recipe (mxfp8 shares fp8's: LOWP_RECIPE)",
+        f"  gemm_scale:  # in-training GEMM rate over the measured MAMF (perf.yaml gemm-mamf), per family; range {rng['gemm_scale']}",
+        *[f"    {k}: {v:.4f}" for k, v in sorted(c.gemm_scale.items()) if k not in GEMM_FAMILY],
+        f"  lowp_ratio:  # GEMM rate over the fp8 MAMF, recipes without a measured ceiling; range {rng['lowp_ratio']}",
         *[f"    {k}: {v:.4f}" for k, v in sorted(c.lowp_ratio.items())],
-        "  attn_eff:  # FlashAttention, of the bf16 peak",
-        *[f"    {k}: {c.attn_eff[k]:.4f}" for k in fitted_attn],
-        f"  gemm_dim_half: {c.gemm_dim_half:.1f}",
-        f"  host_moe_layer_us: {c.host_moe_layer_s * 1e6:.2f}  # CPU launch time of an MoE layer pass after its dispatch sync",
-        f"  host_expert_us: {c.host_expert_s * 1e6:.2f}  # extra launch time per local expert (E/ep) of an MoE layer pass",
+        f"  attn_scale: {c.attn_scale:.4f}  # in-training attention over the kernels' published rates; range {rng['attn_scale']}",
+        f"  host_kernel_us: {c.host_kernel_s * 1e6:.3f}  # host time per launched kernel; range [2, 40] us",
         "overlap:",
         f'  source: "{src}"',
-        f"  dp: {c.overlap_dp:.4f}",
-        f"  tp: {c.overlap_tp:.4f}",
-        "attention-sourced:",
-        '  source: "Dao 2023, \'FlashAttention-2\' (abstract and Sec. 4.1): forward+backward reach 50-73% of the A100\'s '
-        '312 TFLOP/s bf16 peak at head dimension 64-128; not fitted (the Ampere rows of train.csv run unfused attention)"',
-        "  attn_eff:",
-        "    ampere: {value: 0.55, estimate: true}",
-        "  fa3_speedup_over_fa2:",
-        '    hopper: {value: 1.75, source: "Shah et al. 2024, \'FlashAttention-3\' (abstract): 1.5-2.0x faster than '
-        'FlashAttention-2 on H100 (FA-2 reaches 35% of the H100 peak, FA-3 up to 75%); midpoint"}',
+        f"  dp: {c.overlap_dp:.4f}  # range {rng['overlap_dp']}",
+        f"  tp: {c.overlap_tp:.4f}  # range {rng['overlap_tp']}",
     ]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -202,33 +196,33 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write catalog/calibration.yaml")
     ap.add_argument("--cv", action="store_true", help="also report leave-one-source-out MAPE")
     ap.add_argument("--cv-gpu", action="store_true", help="also report leave-one-GPU-type-out MAPE")
-    ap.add_argument("--maxfev", type=int, default=1500)
+    ap.add_argument("--maxfev", type=int, default=1200)
+    ap.add_argument("--workers", type=int, default=2, help="processes for the cross-validation folds")
     args = ap.parse_args()
+    t0 = time.perf_counter()
     prepared, skipped = prepare_all(read_rows(args.data))
     if skipped:
         print(f"skipped {len(skipped)} rows: {skipped[:3]}")
+    moe = [p.job.model.moe is not None for p in prepared]
     base = calibration()
-    print("before:\n" + report(*errors(prepared, base)))
+    print("before:\n" + report(*errors(prepared, base), moe))
     fitted, names = fit(prepared, base, args.maxfev)
-    summary = report(*errors(prepared, fitted))
+    summary = report(*errors(prepared, fitted), moe)
     print("after (in-sample):\n" + summary)
-    print(f"{len(names)} fitted parameters:")
-    flat = {**{f"gemm_eff.{k}": v for k, v in fitted.gemm_eff.items()}, **{f"attn_eff.{k}": v for k, v in fitted.attn_eff.items()},
-            **{f"lowp_ratio.{k}": v for k, v in fitted.lowp_ratio.items()}}
-    for n in names:
-        print(f"  {n} = {flat[n] if n in flat else getattr(fitted, n):.4g}")
+    print(f"{len(names)} fitted parameters, each beside its plausible range:")
+    print_ranges(fitted, names)
     cv = ""
+    cv_maxfev = max(200, args.maxfev // 3)
     if args.cv:
-        cv_maxfev = max(200, args.maxfev // 3)
-        cv = "leave-one-source-out: " + cross_validate(prepared, fitted, cv_maxfev, "source")
+        cv = "leave-one-source-out: " + cross_validate(prepared, fitted, cv_maxfev, "source", args.workers)
     if args.cv_gpu:
-        cv_maxfev = max(200, args.maxfev // 3)
-        cv += "\nleave-one-GPU-out: " + cross_validate(prepared, fitted, cv_maxfev, "gpu")
+        cv += ("\n" if cv else "") + "leave-one-GPU-out: " + cross_validate(prepared, fitted, cv_maxfev, "gpu", args.workers)
     if cv:
         print("cross-validated:\n" + cv)
     if args.write:
         write_yaml(fitted, len(prepared), summary, names, cv)
         print(f"wrote {OUT}")
+    print(f"({time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from gigafactory.perf.comm import Hierarchy, all_reduce_time, reduce_scatter_time
 from gigafactory.perf.memory import activation_bytes_per_token
 from gigafactory.perf.params import (
     active_params,
@@ -13,7 +12,7 @@ from gigafactory.perf.params import (
     model_flops_per_token,
     total_params,
 )
-from gigafactory.perf.pipeline import bubble_fraction
+from gigafactory.perf.schedules import bubble_fraction
 from gigafactory.resolve import model
 
 GPT3 = dict(l=96, h=12288, s=2048, V=50257)
@@ -43,19 +42,6 @@ def test_moe_active_parameters_match_published() -> None:
     assert active_params(model("mixtral-8x7b")) / 1e9 == pytest.approx(12.9, abs=0.1)
 
 
-def _hier(domain: int) -> Hierarchy:
-    return Hierarchy(domain=domain, nvl_gbs=100.0, nvl_lat_s=0.0, so_gbs=10.0, so_lat_s=0.0, half_bytes=0.0,
-                     a2a_eff=1.0, tiers=2)
-
-
-def test_ring_all_reduce_time() -> None:
-    # 8 ranks in one NVLink domain: 2 (n-1)/n S / B = 2 * 7/8 * 1 GB / 100 GB/s = 17.5 ms
-    assert float(all_reduce_time(_hier(8), 1e9, 8)) == pytest.approx(0.0175)
-    # 16 ranks over two domains: NVLink phase 7/8 S / 100 + NIC phase (S/8)(1/2) / 10 = 8.75 + 6.25 ms
-    assert float(reduce_scatter_time(_hier(8), 1e9, 16)) == pytest.approx(0.015)
-    assert float(all_reduce_time(_hier(8), 1e9, 1)) == 0.0
-
-
 def test_pipeline_bubble() -> None:
     assert float(bubble_fraction(8, 32)) == pytest.approx(7 / 32)  # 1F1B: (p-1)/m
     assert float(bubble_fraction(8, 32, 4)) == pytest.approx(7 / 128)  # interleaved: (p-1)/(v m)
@@ -71,22 +57,6 @@ def test_korthikanti_activation_memory_gpt3() -> None:
     # without sequence parallelism: s b h (10 + 24/t + 5 a s/(h t))
     no_sp = float(activation_bytes_per_token(a, t, 0, 0, False, s)) * s
     assert no_sp == pytest.approx(s * h * (10 + 24 / t + 5 * 96 * s / (h * t)))
-
-
-def test_hierarchy_comes_from_the_built_fabric() -> None:
-    from gigafactory.network.contention import effective_fraction
-    from gigafactory.network.topology import build_topology
-    from gigafactory.perf.comm import hierarchy
-    from gigafactory.resolve import cluster
-
-    c = cluster("meta-llama3-roce")  # 3-tier RoCE, ECMP, 7:1 at the top tier
-    h, t = hierarchy(c), build_topology(c)
-    ring = effective_fraction(t, "dp-allreduce", "ecmp", metric="throughput")
-    a2a = effective_fraction(t, "all-to-all", "ecmp", metric="completion")
-    assert h.so_gbs == pytest.approx(t.tier_bw_gbs(1) * 0.90 * ring)  # 50 GB/s NIC x NCCL 0.90 x contention
-    assert h.a2a_so_frac == pytest.approx(a2a / ring) and h.a2a_so_frac < 0.9  # ECMP collisions hit all-to-all
-    assert h.so_lat_s == pytest.approx(t.latency_us() * 1e-6) and h.tiers == t.tiers == 3
-    assert hierarchy(c) is h  # memoised per cluster
 
 
 def test_partial_full_recompute_interpolates() -> None:

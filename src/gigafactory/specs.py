@@ -39,6 +39,11 @@ DISPATCHERS: tuple[str, ...] = ("alltoall", "allgather", "flex")
 #: the training stack a job runs on: it decides kernels (Transformer Engine vs SDPA), schedules, exports
 Framework = Literal["megatron", "nemo", "torchtitan", "other"]
 FRAMEWORKS: tuple[str, ...] = ("megatron", "nemo", "torchtitan", "other")
+#: MoE routing as run: dropless (the dispatcher syncs on the token counts; the busiest expert carries
+#: the router's imbalance), capacity (tokens beyond a capacity factor are dropped: no sync, bounded
+#: load), force-balanced (benchmarks: every expert gets the mean, dropless)
+MoeRouting = Literal["dropless", "capacity", "force-balanced"]
+MOE_ROUTINGS: tuple[str, ...] = ("dropless", "capacity", "force-balanced")
 Cooling = Literal["air", "rear-door", "direct-liquid", "immersion"]
 
 
@@ -266,6 +271,12 @@ class Site(Spec):
         """A battery of size 0 (MW or MWh) is no battery."""
         return None if v is not None and (v.mw == 0 or v.mwh == 0) else v
 
+    @field_validator("battery")
+    @classmethod
+    def _no_empty_battery(cls, v: Battery | None) -> Battery | None:
+        """A battery of size 0 (MW or MWh) is no battery."""
+        return None if v is not None and (v.mw == 0 or v.mwh == 0) else v
+
     @property
     def generation_mw(self) -> float:
         return sum(g.mw for g in self.generation)
@@ -339,6 +350,8 @@ class Job(Spec):
     precision: Precision = "bf16"
     framework: Framework = Field(default="megatron", description="training stack: megatron (Megatron-LM / "
                                  "Megatron-Core with Transformer Engine), nemo, torchtitan, other (FlashAttention-2, eager)")
+    moe_routing: MoeRouting = Field(default="dropless", description="MoE routing: dropless, capacity (token "
+                                    "dropping), force-balanced (benchmarks)")
 
     @model_validator(mode="after")
     def _check(self) -> Job:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .errors import InfeasiblePlan
+from .errors import InfeasiblePlan, SpecError
 from .fleet.build import BringUp
 from .fleet.buildings import Schedule, layout, schedule, with_building_check
 from .fleet.cost import CostReport, cost

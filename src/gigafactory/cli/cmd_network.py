@@ -8,12 +8,13 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..specs import Scenario
 from .common import console, design, fmt, friendly, print_json
 
 
 def _cluster(name: str | None, scenario: str | None, sets: list[str]):
     d = design(scenario, name, sets)
-    return d.cluster if hasattr(d, "cluster") else d
+    return d.cluster if isinstance(d, Scenario) else d
 
 
 def _design(arg: str, sets: list[str]):
@@ -47,6 +48,9 @@ def _rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append((f"{pat}: ECMP / adaptive",
                      f"{by['ecmp']['throughput']:.0%} / {by['adaptive']['throughput']:.0%} throughput, "
                      f"{by['ecmp']['completion']:.0%} / {by['adaptive']['completion']:.0%} completion"))
+    for col in s.get("collectives", []):
+        rows.append((f"{col['op']} {fmt(col['bytes'] / 1e9)} GB, n={fmt(col['ranks'])} stride {col['stride']}",
+                     f"{col['seconds'] * 1e3:.2f} ms, busbw {fmt(col['busbw_gbs'])} GB/s ({col['algorithm']})"))
     return rows
 
 

@@ -1,9 +1,23 @@
-"""The step-time model of many plans at once: every quantity is a numpy array (one entry per plan).
+"""The step-time model of many plans at once: named terms over numpy arrays (one entry per plan).
 
-This is the single implementation of the cost model; :func:`gigafactory.perf.step.evaluate`
-calls it with one plan and the planner with hundreds of thousands. Formulas and sources are in
-docs/perf.md; the pieces: GEMM/attention/elementwise time per layer (perf.efficiency), TP/CP/EP/PP/DP
-collectives (perf.comm), pipeline bubble (perf.pipeline), memory (perf.memory).
+This is the single implementation of the cost model; :func:`gigafactory.perf.step.evaluate` calls it
+with one plan and the planner with hundreds of thousands. One micro-batch on the slowest pipeline
+stage is built from its layers, each a sum of terms with their own module and formula:
+
+* ``gemm`` -- every linear layer's forward, input-gradient and weight-gradient GEMM at its own shape
+  (:mod:`.gemm`: tensor-core rate with wave quantisation against HBM traffic); the MoE experts as
+  grouped GEMMs of the tokens each local expert receives; the LM head;
+* ``attention`` -- the attention core by the stack's kernel (:mod:`.attention`);
+* ``memory_bound`` -- norms, residual adds, RoPE, activations, casts, router, permutes, the loss
+  (:mod:`.memory_bound`);
+* ``launch`` -- host launch time beyond the GPU's work (:mod:`.launch`);
+* ``tp``, ``cp``, ``ep`` -- exposed collectives of each layer (:mod:`.communication`).
+
+The step is ``m`` micro-batches of that stage plus the schedule's bubble (:mod:`.schedules`), the
+exposed pipeline sends (``pp``), the exposed data-parallel gradient and parameter traffic (``dp``)
+and the optimizer step. Every key of :data:`TERMS` is exposed seconds; they add up to the step.
+:data:`BREAKDOWN` groups them into the phases the power model draws (``compute`` = GEMM + attention
++ memory-bound, ``host`` = launch).
 """
 
 from __future__ import annotations
@@ -11,17 +25,46 @@ from __future__ import annotations
 import numpy as np
 
 from ..specs import Cluster, Job
-from .columns import PLAN_COLUMNS
-from .comm import Hierarchy, all_gather_time, all_reduce_time, hierarchy, moe_a2a_time, p2p_time
-from .comm import reduce_scatter_time as rs_time
-from .efficiency import Calibration, calibration, compute_clock_factor, const, exp_rate
+from . import comm as nc
+from .attention import core_flops, flash_times, kernel_for, unfused_times
+from .columns import PLAN_COLUMNS, code
+from .communication import cp_exchange, dp_times, etp_collectives, moe_dispatch, pp_send, tp_collective
+from .efficiency import INPUT_BYTES, Calibration, calibration, compute_clock_factor, const, exp_rate, sms
+from .gemm import GemmDevice, gemm_time, linear_times
+from .launch import kernels_per_pass
 from .memory import memory_bytes
+from .memory_bound import LOW_PRECISION, cross_entropy_bytes, layer_bytes, optimizer_bytes
 from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
-from .pipeline import bubble_time, stage_layers
+from .schedules import (
+    DUALPIPE,
+    DUALPIPE_V,
+    ONE_F_ONE_B,
+    bubble_time,
+    chunks_per_stage,
+    last_stage_layers,
+    stage_layers,
+)
 
 RECOMPUTE = ("none", "selective", "full")
-LOW_PRECISION = ("fp8", "fp8-rowwise", "mxfp8", "nvfp4")
+TERMS = ("gemm", "attention", "memory_bound", "launch", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
 BREAKDOWN = ("compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
+FULL, SELECTIVE = code("recompute", "full"), code("recompute", "selective")
+
+
+def devices(job: Job, cluster: Cluster, c: Calibration) -> tuple[GemmDevice, GemmDevice, float]:
+    """The GEMM device at the job's precision, the bf16 one (LM head, router) and the HBM rate."""
+    gpu = cluster.gpu
+    clock = compute_clock_factor(gpu)
+    hbm = gpu.hbm_tbps * 1e12 * const("hbm", "eff")
+    n_sm = sms(gpu)
+    low = GemmDevice(gpu.peak(job.precision) * 1e12 * clock * c.gemm_fraction(gpu, job.precision), n_sm, hbm,
+                     INPUT_BYTES.get(job.precision, 2.0))
+    bf16 = GemmDevice(gpu.peak("bf16") * 1e12 * clock * c.gemm_fraction(gpu, "bf16"), n_sm, hbm, 2.0)
+    return low, bf16, hbm
+
+
+def _sum3(*triples):
+    return tuple(sum(t[i] for t in triples) for i in range(3))
 
 
 def evaluate_batch(
@@ -30,160 +73,191 @@ def evaluate_batch(
     P: dict[str, np.ndarray],
     calib: Calibration | None = None,
     flash: bool = True,
-    hier: Hierarchy | None = None,
-    attn_kernel: str = "best",
+    fabric=None,
 ) -> dict[str, np.ndarray]:
-    """Step time, breakdown, throughput and memory for the plans in `P` (arrays keyed by FIELDS)."""
+    """Step time, terms, throughput and memory for the plans in `P` (column arrays, perf/columns.py).
+
+    `flash=False` runs unfused attention (pre-2022 Megatron). ``job.moe_routing`` decides the MoE
+    expert load (:func:`moe_imbalance`) and whether MoE layers sync on their token counts (dropless)."""
     c = calib or calibration()
     a = arch(job.model)
     gpu = cluster.gpu
-    h = hier or hierarchy(cluster)
+    fab = fabric or nc.comm_fabric(cluster)
+    imbalance = moe_imbalance(job.moe_routing)
+    dropless = job.moe_routing != "capacity"
     f = {k: np.asarray(P[k], dtype=float) for k in PLAN_COLUMNS}
-    # optional: fraction of a stage's layers recomputed under full recompute (Megatron block method,
-    # --recompute-num-layers); 1 = every layer, as the planner's plans and torchtitan's full AC
-    rcf = f["rcf"] = np.asarray(P.get("rcf", 1.0), dtype=float)
-    # optional: the MoE all-to-all of one micro-batch runs under another's compute (batch-level overlap)
-    epo = f["ep_comm_overlap"] > 0
-    tp, pp, v, cp, ep, dp, mbs, rc = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute"))
-    zero, sp, tpo = f["zero"], f["sequence_parallel"] > 0, f["tp_comm_overlap"] > 0
+    rcf = np.asarray(P.get("rcf", 1.0), dtype=float)  # share of a stage's layers under full recompute
+    tp, pp, v, cp, ep, dp, mbs, etp = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "etp"))
+    rc, zero, sched = f["recompute"], f["zero"], f["schedule"]
+    sp, tpo = f["sequence_parallel"] > 0, f["tp_comm_overlap"] > 0
+    epo = (f["ep_comm_overlap"] > 0) | (sched == DUALPIPE) | (sched == DUALPIPE_V)
+    fused = (f["compile"] > 0) | (job.framework in ("megatron", "nemo"))
+    low = job.precision in LOW_PRECISION
     s, B, H = float(job.seq_len), float(job.global_batch), float(a.hidden)
     m = B / (dp * mbs)  # micro-batches per pipeline per step
-    T = mbs * s / cp  # tokens per GPU group per micro-batch
-
+    T = mbs * s / cp  # tokens per GPU per micro-batch (before the TP split)
+    T_h = np.where(sp, T / tp, T)  # tokens of the hidden-width ops
+    dev, dev16, hbm = devices(job, cluster, c)
     clock = compute_clock_factor(gpu)
-    peak = gpu.peak(job.precision) * 1e12 * clock
-    peak16 = gpu.peak("bf16") * 1e12 * clock
-    hbm = gpu.hbm_tbps * 1e12 * const("hbm", "eff")
-    low = job.precision in LOW_PRECISION
-    bpe = 1.0 if low else 2.0
-    eg, d0 = c.gemm(gpu, job.precision), c.gemm_dim_half
+    rc_full = np.where(rc == FULL, rcf, 0.0)
 
-    def gemm(flops, d, wbytes):
-        return np.maximum(flops / (peak * eg * d / (d + d0)), wbytes / hbm)
-
-    # ---- one layer, one micro-batch, forward (per GPU)
-    t_attn_lin = gemm(2 * T * a.p_attn / tp, np.minimum(np.minimum(H, a.q_dim / tp), T), a.p_attn / tp * bpe)
-    attn_flops = 2 * T * s * a.heads * (a.d_qk + a.d_v) * 0.5 / tp  # causal, as FlashAttention runs it
-    if flash:  # tensor-core work at the kernel's efficiency + one softmax exponential per causal score on
-        # the SFUs (not hidden behind the MMAs: FA-3/FA-4 overlap only part of it; Blackwell Ultra doubles it)
-        t_core = attn_flops / (peak16 * c.attn(gpu, attn_kernel))
-        t_sfu = T * s * a.heads * 0.5 / tp / (exp_rate(gpu) * clock)
-    else:  # unfused (pre-2022 Megatron): batched GEMMs over the whole score matrix + softmax traffic
-        scores = T * s * a.heads / tp
-        t_sfu = 0.0
-        t_core = gemm(2 * attn_flops, float(a.d_qk), 0.0) + scores * const("attention", "unfused_score_bytes") / hbm
-    t_mlp = gemm(2 * T * a.p_mlp_dense / tp, np.minimum(np.minimum(H, a.ffn_dense / tp), T), a.p_mlp_dense / tp * bpe)
-    tok_sp = np.where(sp, T / tp, T)
-    ffn_pass = const("elementwise", "ffn_passes_gated" if a.gated else "ffn_passes_plain")
-    e_common = 2 * (
-        tok_sp * (const("elementwise", "hidden_passes") + (const("elementwise", "dropout_hidden_passes") if a.gpt_style else 0)) * H
-        + T / tp * const("elementwise", "qkv_passes") * (a.q_dim + a.kv_dim)
-    )
-    cast = const("elementwise", "cast_bytes_rowwise" if job.precision == "fp8-rowwise" else "cast_bytes") if low else 0.0
-    e_dense = e_common + 2 * T * ffn_pass * a.ffn_dense / tp + cast * T * (2 * H + (a.q_dim + a.ffn_dense) / tp)
+    # ---- GEMMs of one layer, one micro-batch: (forward, dgrad, wgrad)
+    kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp  # KV heads replicate when tp > groups
+    qkv_out = (a.p_attn / H - a.heads * a.d_v) / tp
+    g_attn = _sum3(linear_times(dev, T, H, qkv_out), linear_times(dev, T, a.heads * a.d_v / tp, H))
+    mult_in = 2.0 if a.gated else 1.0
+    g_mlp = _sum3(linear_times(dev, T, H, mult_in * a.ffn_dense / tp), linear_times(dev, T, a.ffn_dense / tp, H))
     if a.moe_layers:
-        E, k = a.experts, a.top_k
-        m_e = ep * T * k / (tp * E)  # tokens per local expert (balanced routing)
-        t_exp = gemm(2 * T * k * a.p_expert / tp, np.minimum(np.minimum(H, a.expert_ffn), m_e), E / ep * a.p_expert * bpe)
-        t_sh = gemm(2 * T * a.shared * a.p_expert / tp, np.minimum(H, a.expert_ffn / tp), a.shared * a.p_expert / tp * bpe) if a.shared else 0.0
-        t_moe_mlp = t_exp + t_sh + 2 * T * H * E / tp / (peak16 * eg)
-        tk = T * k / tp
-        e_moe = (e_common + 2 * tk * (const("elementwise", "moe_hidden_passes") * H + ffn_pass * a.expert_ffn)
-                 + cast * (T * (2 * H + a.q_dim / tp) + tk * (H + a.expert_ffn)))
+        local = a.experts / ep
+        per_expert = ep * etp * T_h * a.top_k / a.experts * imbalance  # tokens of the busiest local expert
+        g_exp = _sum3(linear_times(dev, per_expert, H, mult_in * a.expert_ffn / etp, local),
+                      linear_times(dev, per_expert, a.expert_ffn / etp, H, local))
+        g_sh = _sum3(linear_times(dev, T, H, mult_in * a.shared * a.expert_ffn / tp),
+                     linear_times(dev, T, a.shared * a.expert_ffn / tp, H)) if a.shared else (0.0, 0.0, 0.0)
+        g_router = linear_times(dev16, T_h, H, float(a.experts))
+        g_moe = _sum3(g_exp, g_sh, g_router)
     else:
-        t_moe_mlp, e_moe = 0.0, 0.0
-    bwd_e, bwd_a = const("elementwise", "bwd_factor"), const("attention", "bwd_flops_factor")
+        local, per_expert, g_moe = 0.0, 0.0, (0.0, 0.0, 0.0)
 
-    def layer(t_mlp_f, e_bytes):
-        fwd_gemm = t_attn_lin + t_mlp_f
-        fwd = fwd_gemm + t_core + t_sfu + e_bytes / hbm
-        bwd = 2 * fwd_gemm + bwd_a * t_core + t_sfu + bwd_e * e_bytes / hbm  # backward recomputes P = exp(S - L)
-        re = np.where(rc == 2, rcf * fwd, np.where(rc == 1, t_core + t_sfu, 0.0))
-        return fwd, bwd + re
+    # ---- attention core
+    if flash:
+        kernel = kernel_for(job.framework)
+        flops = core_flops(T, s, a.heads / tp, a.d_qk, a.d_v)
+        att_f, att_b = flash_times(gpu, kernel, flops, T * s * a.heads / tp * 0.5, s / cp, gpu.peak("bf16") * 1e12 * clock,
+                                   exp_rate(gpu) * clock, c.attn_scale)
+    else:
+        flops = core_flops(T, s, a.heads / tp, a.d_qk, a.d_v)
+        att_f, att_b = unfused_times(dev16.rate, flops, T * s * a.heads / tp, hbm, const("attention", "unfused_score_bytes"))
 
-    fd, bd = layer(t_mlp, e_dense)
-    fm, bm = layer(t_moe_mlp, e_moe) if a.moe_layers else (0.0, 0.0)
+    # ---- memory-bound ops
+    hopper_transpose = gpu.family == "hopper"
+    mb_d = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, False, hopper_transpose)]
+    mb_m = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, True, hopper_transpose)] if a.moe_layers else [0.0, 0.0]
 
-    # ---- communication per layer per micro-batch
-    S_tp = T * H * 2.0
-    rc_full = np.where(rc == 2, rcf, 0.0)  # forward passes recomputed in the backward
-    t_tp1 = rs_time(h, S_tp, tp, 1) * (1 - c.overlap_tp * tpo)  # one exposed TP collective
-    t_tp = (8 + 4 * rc_full) * t_tp1
-    kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp
-    t_cp_step = p2p_time(h, T * 2 * kv_local * 2.0, tp)
-    t_cp = np.where(cp > 1, np.maximum(0, (cp - 1) * t_cp_step - t_core - t_sfu) + np.maximum(0, 2 * (cp - 1) * t_cp_step - bwd_a * t_core - t_sfu), 0.0)
+    def passes(g, mb):
+        """(forward, input-backward, weight-backward) compute seconds of a layer, recompute included."""
+        fwd = g[0] + att_f + mb[0]
+        re = np.where(rc == FULL, rcf * fwd, np.where(rc == SELECTIVE, att_f, 0.0))
+        return fwd, g[1] + att_b + mb[1] + re, g[2]
+
+    def split(g, mb):
+        """(gemm, attention, memory-bound) seconds of a layer's forward + backward + recompute."""
+        re = np.where(rc == FULL, rcf, 0.0)
+        re_att = np.where(rc == FULL, rcf, np.where(rc == SELECTIVE, 1.0, 0.0))
+        return (g[0] * (1 + re) + g[1] + g[2], att_f * (1 + re_att) + att_b, mb[0] * (1 + re) + mb[1])
+
+    dF, dB, dW = passes(_sum3(g_attn, g_mlp), mb_d)
+    mF, mB, mW = passes(_sum3(g_attn, g_moe), mb_m) if a.moe_layers else (0.0, 0.0, 0.0)
+    d_parts = split(_sum3(g_attn, g_mlp), mb_d)
+    m_parts = split(_sum3(g_attn, g_moe), mb_m) if a.moe_layers else (0.0, 0.0, 0.0)
+
+    # ---- communication in a layer's stream
+    t_tp1 = tp_collective(fab, T, H, tp) * (1 - c.overlap_tp * tpo)
+    n_tp = np.where(tp > 1, 8 + 4 * rc_full, 0.0)
+    tp_layer = n_tp * t_tp1
+    cp_f, cp_b = cp_exchange(fab, f["cp_comm_type"], T, kv_local, a.q_dim / tp, tp, cp, att_f, att_b,
+                             cluster.domain_size)
+    cp_layer = cp_f * (1 + rc_full) + cp_b
     if a.moe_layers:
-        t_a2a = moe_a2a_time(h, T / tp * H * 2.0, ep, a.top_k)  # overlapped only under ep_comm_overlap (below)
-        t_ep = (4 + 2 * rc_full) * t_a2a
+        disp = moe_dispatch(fab, cluster, f["moe_dispatcher"], T_h, H, a.top_k, ep, etp, low)
+        disp = disp + etp_collectives(fab, per_expert * local / np.maximum(etp, 1), H, etp)
+        ep_all = disp * (2 + rc_full)  # forward, backward, recomputed forward
+        moe_compute = mF + mB + mW
+        ep_layer = np.where(epo, np.maximum(0.0, ep_all - moe_compute), ep_all)
     else:
-        t_a2a = t_ep = 0.0
+        disp, ep_layer = 0.0, 0.0
 
-    # ---- host: the CPU launches each layer's kernels. Dense layers queue ahead of the GPU (their launch
-    # time hides behind earlier work); an MoE layer's dispatcher waits on the GPU for the token counts
-    # per expert (dropless routing; DeepEP README: "the CPU will wait for GPU's signal"), so the
-    # launches after it are exposed whenever they take longer than the layer's GPU work (compute and
-    # the collectives in its stream: 4 TP collectives and 2 all-to-alls a pass), per pass (forward,
-    # backward, and the recomputed forward that full recompute adds to the backward)
+    # ---- launch floor. A dropless MoE layer's forward syncs on its token counts (the host needs them
+    # to size the all-to-all): the GPU drains, and everything launched after the sync -- the router's
+    # tail, permutes, all-to-alls, every local expert's kernels -- runs only as fast as the host
+    # launches it, in series with the GPU work (the backward reuses the forward's splits: no sync).
+    host = c.host_kernel_s
+    kd_f, kd_b = kernels_per_pass(fused, False)
     if a.moe_layers:
-        gap = c.host_moe_layer_s + c.host_expert_s * a.experts / ep - 4 * t_tp1 - 2 * t_a2a  # launches beyond a pass's collectives
-        hx_moe = np.maximum(0.0, gap - fm) + np.maximum(0.0, (1 + rc_full) * gap - bm)
+        km_f, km_b = kernels_per_pass(fused, True, local)
+        after_sync = km_f - kd_f  # the MoE block's kernels
+        launch_moe = np.where(dropless, (1 + rc_full) * after_sync * host, 0.0)
     else:
-        hx_moe = 0.0
+        km_f = km_b = 0.0
+        launch_moe = 0.0
 
-    # ---- the slowest pipeline stage, one micro-batch (all its virtual chunks)
-    Ls = stage_layers(a.layers, pp, v)
-    n_moe = np.minimum(Ls, a.moe_layers)
-    n_dense = Ls - n_moe
-    head_flops = 2 * T * a.vocab * H / tp
-    t_head = 3 * gemm(head_flops, np.minimum(np.minimum(H, a.vocab / tp), T), a.vocab * H / tp * bpe)
-    t_head = t_head + T / tp * a.vocab * const("elementwise", "logits_bytes") / hbm
-    comp_f = n_dense * fd + n_moe * fm
-    comp_b = n_dense * bd + n_moe * bm
-    compute_mb = comp_f + comp_b + t_head
-    tp_mb = Ls * t_tp
-    cp_mb = Ls * t_cp
-    # overlapped, an MoE layer's all-to-alls show only where they outlast its compute (forward + backward)
-    ep_mb = n_moe * np.where(epo, np.maximum(0.0, t_ep - (fm + bm)), t_ep)
-    host_mb = n_moe * hx_moe
-    t_mb = compute_mb + host_mb + tp_mb + cp_mb + ep_mb
+    # ---- the slowest pipeline stage, one micro-batch
+    chunks = chunks_per_stage(sched, v)
+    Ls = stage_layers(a.layers, pp, chunks)
+    L_last = last_stage_layers(a.layers, pp, chunks)
+    head_fwd, head_dgrad, head_wgrad = linear_times(dev16, T, H, a.vocab / tp)
+    ce_f, ce_b = (x / hbm for x in cross_entropy_bytes(a, T, tp, fused))
+    head_F, head_B, head_W = head_fwd + ce_f, head_dgrad + ce_b, head_wgrad
 
-    # ---- pipeline
-    S_pp = np.where(sp, T * H * 2.0 / tp, T * H * 2.0)
-    t_p2p = p2p_time(h, S_pp, tp * cp * dp)
-    pp_exp = np.where(pp > 1, 2 * t_p2p * np.where(v > 1, pp - 1, m + pp - 1), 0.0)
-    bubble = bubble_time(pp, v, t_mb)
+    def stage(n_layers, with_head):
+        n_moe = np.minimum(n_layers, a.moe_layers)
+        n_dense = n_layers - n_moe
+        h = np.asarray(with_head, dtype=float)
+        F = n_dense * dF + n_moe * mF + h * head_F
+        Bi = n_dense * dB + n_moe * mB + h * head_B
+        W = n_dense * dW + n_moe * mW + h * head_W
+        comm = n_layers * (tp_layer + cp_layer) + n_moe * (ep_layer + launch_moe)
+        return F, Bi, W, comm, n_dense, n_moe
+
+    mid = stage(Ls, pp <= 1)
+    last = stage(L_last, True)
+    use_last = (pp > 1) & (last[0] + last[1] + last[2] + last[3] > mid[0] + mid[1] + mid[2] + mid[3])
+    pick = [np.where(use_last, lx, mx) for lx, mx in zip(last, mid, strict=True)]
+    F, Bi, W, comm, n_dense, n_moe = pick
+    t_mb = F + Bi + W + comm
+    bubble = bubble_time(sched, pp, v, F + comm / 2, Bi + comm / 2, W)
+
+    # named terms of one micro-batch on that stage
+    h_on = np.where(use_last | (pp <= 1), 1.0, 0.0)
+    gemm_mb = n_dense * d_parts[0] + n_moe * m_parts[0] + h_on * (head_fwd + head_dgrad + head_wgrad)
+    attn_mb = n_dense * d_parts[1] + n_moe * m_parts[1]
+    mbw_mb = n_dense * d_parts[2] + n_moe * m_parts[2] + h_on * (ce_f + ce_b)
+    n_all = n_dense + n_moe
+
+    # ---- launch floor of the layers that queue ahead (dense, and MoE without the sync) over the step
+    if a.moe_layers:  # MoE layers queue too, but for their serial post-sync launches when dropless
+        moe_q = km_f * (1 + rc_full) + km_b - np.where(dropless, (1 + rc_full) * after_sync, 0.0)
+        host_moe_q = m * n_moe * moe_q * host
+        gpu_moe_q = m * n_moe * (mF + mB + mW)
+    else:
+        host_moe_q = gpu_moe_q = 0.0
+    host_dense = m * n_dense * (kd_f * (1 + rc_full) + kd_b) * host + host_moe_q
+    gpu_dense = m * n_dense * (dF + dB + dW) + gpu_moe_q
+    launch_dense = np.maximum(0.0, host_dense - gpu_dense)
+
+    # ---- pipeline sends
+    t_p2p = pp_send(fab, T, H, tp, sp, tp * cp * dp)
+    sends = np.where(sched == ONE_F_ONE_B, m + pp - 1, pp - 1)
+    pp_exp = np.where(pp > 1, 2 * t_p2p * sends, 0.0)
 
     # ---- data parallel: gradients and parameters of the stage
-    mem = memory_bytes(a, job, cluster, f, m, T, Ls, n_moe, n_dense, flash)
+    mem = memory_bytes(a, job, cluster, f, m, T, Ls, np.minimum(Ls, a.moe_layers), Ls - np.minimum(Ls, a.moe_layers), flash)
     Pd, Pe = mem["params_dense"], mem["params_expert"]
-    n_d, n_e = dp * cp, dp * cp * tp / ep
-    gb = const("grad-reduce", "bytes")
-    rs = rs_time(h, Pd * gb, n_d, tp) + rs_time(h, Pe * gb, n_e, ep)
-    ag = all_gather_time(h, Pd * 2.0, n_d, tp) + all_gather_time(h, Pe * 2.0, n_e, ep)
-    ar = all_reduce_time(h, Pd * gb, n_d, tp) + all_reduce_time(h, Pe * gb, n_e, ep)
+    ar, rs, ag = dp_times(fab, Pd, Pe, const("grad-reduce", "bytes"), dp, cp, tp, ep, etp)
     od = c.overlap_dp
-    win_f, win_b = comp_f, comp_b + t_head
+    win_f, win_b = F, Bi + W
     dp_z0 = np.maximum(0, ar - od * win_b)
     dp_z12 = np.maximum(0, rs - od * win_b) + np.maximum(0, ag - od * win_f)
     per_mb3 = np.maximum(0, 2 * ag + rs - od * (win_f + win_b))
-    dp_z3 = np.where(pp > 1, np.maximum(0, ag + rs - od * win_b), m * per_mb3)
+    dp_z3 = np.where(pp > 1, np.maximum(0, ag + rs - od * win_b), m * per_mb3)  # FSDP without PP re-gathers per micro-batch
     dp_exp = np.where(zero == 0, dp_z0, np.where(zero == 3, dp_z3, dp_z12))
 
-    # ---- optimizer (memory-bound Adam on the local shard)
-    shard_d = np.where(zero >= 1, n_d, 1.0)
-    shard_e = np.where(zero >= 1, n_e, 1.0)
-    t_opt = (Pd / shard_d + Pe / shard_e) * const("optimizer", "bytes_per_param") / hbm
+    # ---- optimizer (memory-bound Adam on the local shard, clipping, zeroing the gradient buffer)
+    shard = np.where(zero >= 1, Pd / (dp * cp) + Pe / (dp * cp * tp / (ep * etp)), Pd + Pe)
+    t_opt = optimizer_bytes(shard, Pd + Pe) / hbm
 
-    step = m * t_mb + bubble + pp_exp + dp_exp + t_opt
+    step = m * t_mb + launch_dense + bubble + pp_exp + dp_exp + t_opt
     N = tp * pp * cp * dp
     tok = B * s / step
     out: dict[str, np.ndarray] = {
         "step_s": step,
-        "compute": m * compute_mb,
-        "host": m * host_mb,
-        "tp": m * tp_mb,
-        "cp": m * cp_mb,
-        "ep": m * ep_mb,
+        "gemm": m * gemm_mb,
+        "attention": m * attn_mb,
+        "memory_bound": m * mbw_mb,
+        "launch": m * n_moe * launch_moe + launch_dense,
+        "tp": m * n_all * tp_layer,
+        "cp": m * n_all * cp_layer,
+        "ep": m * n_moe * ep_layer,
         "pp": pp_exp,
         "dp": dp_exp,
         "bubble": bubble,
@@ -193,27 +267,39 @@ def evaluate_batch(
         "microbatches": m,
         "gpus": N,
     }
+    out["compute"] = out["gemm"] + out["attention"] + out["memory_bound"]
+    out["host"] = out["launch"]
     mf = model_flops_per_token(job.model, job.seq_len, causal=True)
     out["model_tflops_per_gpu"] = mf * tok / N / 1e12
     out["mfu"] = out["model_tflops_per_gpu"] * 1e12 / (gpu.peak(job.precision) * 1e12)
-    extra = np.where(rc == 2, rcf * _recompute_flops(a, s, "full"), np.where(rc == 1, _recompute_flops(a, s, "selective"), 0.0))
+    extra = np.where(rc == FULL, rcf * _recompute_flops(a, s, "full"), np.where(rc == SELECTIVE, _recompute_flops(a, s, "selective"), 0.0))
     out["hfu"] = out["mfu"] * (mf + extra) / mf
     for key in ("weights", "grads", "optimizer", "activations", "total", "capacity"):
         out[f"mem_{key}"] = mem[key] / 1e9
     return out
 
 
+def moe_imbalance(routing: str) -> float:
+    """The busiest expert's load over the mean: 1 when force-balanced, the router's measured excess
+    when dropless (catalog ``moe-dispatch``), and the same bounded by the capacity factor otherwise."""
+    return 1.0 if routing == "force-balanced" else const("moe-dispatch", "imbalance_real_routing")
+
+
 def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib: Calibration | None = None) -> np.ndarray:
     """A floor under :func:`evaluate_batch`'s step time: the step's matmul FLOPs (6 x active matmul
     parameters per token, LM head included) spread evenly over the GPUs the plan uses, every GEMM at
-    the highest efficiency :func:`evaluate_batch` ever grants. Attention, memory traffic,
-    communication, bubble and recompute only add to it; the slowest stage carries at least the mean."""
+    the large-GEMM rate (no GEMM runs faster: wave quantisation and the K loop only slow it).
+    Attention, memory traffic, communication, bubble and recompute only add to it."""
     c = calib or calibration()
-    gpu = cluster.gpu
-    peak = gpu.peak(job.precision) * 1e12 * compute_clock_factor(gpu)
+    dev, _, _ = devices(job, cluster, c)
     flops = 6.0 * matmul_params_per_token(job.model) * job.global_batch * job.seq_len
     n = np.asarray(P["tp"], dtype=float) * np.asarray(P["pp"], dtype=float) * np.asarray(P["cp"], dtype=float) * np.asarray(P["dp"], dtype=float)
-    return flops / (n * peak * c.gemm(gpu, job.precision))
+    return flops / (n * max(dev.rate, evaluate_lm_head_rate(job, cluster, c)))
+
+
+def evaluate_lm_head_rate(job: Job, cluster: Cluster, c: Calibration) -> float:
+    """The bf16 GEMM rate (the LM head runs in bf16 even under low-precision recipes)."""
+    return devices(job, cluster, c)[1].rate
 
 
 def _recompute_flops(a: Arch, s: float, kind: str) -> float:
@@ -222,3 +308,6 @@ def _recompute_flops(a: Arch, s: float, kind: str) -> float:
         return attn
     lin = a.layers * a.p_attn + a.dense_layers * a.p_mlp_dense + a.moe_layers * a.p_moe_mlp_active
     return 2.0 * lin + attn
+
+
+__all__ = ["BREAKDOWN", "RECOMPUTE", "TERMS", "evaluate_batch", "gemm_time", "step_lower_bound"]

@@ -158,3 +158,32 @@ def moe_a2a_time(h: Hierarchy, token_bytes, ep, top_k: int):
     t_in = intra / (_bw(h, h.nvl_gbs, intra / np.maximum(g - 1, 1)) * h.a2a_eff) + h.nvl_lat_s
     t_out = remote / (_bw(h, h.so_gbs, remote / np.maximum(d - 1, 1)) * h.a2a_eff * h.a2a_so_frac) + np.where(d > 1, h.so_lat_s, 0.0)
     return np.where(n > 1, np.maximum(t_in, t_out), 0.0)
+
+
+# ---- temporary adapter with the API of the one collective model (network/collectives.py, in progress)
+def comm_fabric(cluster: Cluster) -> Hierarchy:
+    return hierarchy(cluster)
+
+
+def all_reduce(h, nbytes, n, stride=1):
+    return all_reduce_time(h, nbytes, n, stride)
+
+
+def reduce_scatter(h, nbytes, n, stride=1):
+    return reduce_scatter_time(h, nbytes, n, stride)
+
+
+all_gather = reduce_scatter
+
+
+def all_to_all(h, nbytes, n, stride=1):
+    return all_to_all_time(h, nbytes, n, stride)
+
+
+def send_recv(h, nbytes, stride):
+    return p2p_time(h, nbytes, stride)
+
+
+def scale_out_gbs(h, n, stride, pattern="ring"):
+    return np.full(np.broadcast(np.asarray(n), np.asarray(stride)).shape,
+                   h.so_gbs * (h.a2a_so_frac if pattern == "all-to-all" else 1.0))

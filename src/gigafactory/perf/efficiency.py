@@ -1,22 +1,21 @@
-"""Achieved fractions of peak: GEMMs by GPU family and shape, attention, overheads.
+"""The few fitted parameters of the step engine, and the sourced kernel ceilings they scale.
 
-The fitted numbers live in ``catalog/calibration.yaml`` (written by scripts/fit_calibration.py).
-A GEMM whose smallest dimension is ``d`` runs at ``eff(family) * d / (d + d_half)`` of the dense
-peak of its precision: small TP-split or per-expert GEMMs fill fewer SMs and reuse operands less
-(one shape curve for every family). Low-precision GEMMs reach ``lowp_ratio[recipe]`` of the bf16
-efficiency of their family (fp8 and mxfp8 share one ratio, fp8-rowwise and nvfp4 have their own:
-the same tensor cores at a higher peak, with the scaling/epilogue work of each recipe's kernels);
-their casts are counted as HBM bytes in batch.py. The host launch time of an MoE layer pass
-(``host_moe_layer_s`` plus ``host_expert_s`` per local expert) bounds that pass from below in
-batch.py (the dispatcher's sync on the token counts keeps the CPU from running ahead).
-FlashAttention runs at ``attn_eff`` of the bf16 peak per architecture plus one softmax exp per score
-on the SFUs (catalog/perf.yaml sfu-exp, batch.py); Blackwell Ultra shares Blackwell's kernels (and its
-GEMM efficiency: GEMM_FAMILY); Ampere's FA-2 figure is sourced, not fitted (no fused-attention Ampere runs).
+Fitted (catalog/calibration.yaml, written by scripts/fit_calibration.py on train.csv; each has a
+physically plausible range, :data:`RANGES`, which the fit prints and never needs to leave):
+
+* ``gemm_scale[family]``: in-training GEMM rate over the Maximum Achievable Matmul FLOPS measured at
+  the best shape (catalog/perf.yaml ``gemm-mamf``), per GPU family (Blackwell Ultra shares
+  Blackwell's): clock under sustained load, L2 misses, launch gaps between a layer's GEMMs;
+* ``lowp_ratio[recipe]`` for the recipes without a measured ceiling: torchao's row-wise fp8 and
+  NVFP4, GEMM rate over the fp8 ceiling (per-tensor fp8 and MXFP8 use the measured fp8 MAMF as is);
+* ``attn_scale``: in-training attention rate over the kernels' published rates;
+* ``host_kernel_s``: host time per launched kernel (the launch floor, perf/launch.py);
+* ``overlap_dp``, ``overlap_tp``: the fractions of DP and TP communication hidden behind compute.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -25,68 +24,56 @@ import numpy as np
 from .. import catalog
 from ..specs import Gpu
 
-
-def precision_class(precision: str) -> str:
-    return "bf16" if precision in ("bf16", "fp16") else precision
-
-
-# low-precision recipes sharing one GEMM efficiency ratio: per-tensor fp8 and MX-fp8 (32-element
-# block scales applied inside the tensor-core instruction) run the same kernels class
-LOWP_RECIPE = {"mxfp8": "fp8"}
-ATTN_FAMILY = {"blackwell-ultra": "blackwell"}  # same tcgen05 FlashAttention kernels (cuDNN / FA-4)
-# Blackwell Ultra has Blackwell's 5th-generation tensor cores at the same dense bf16/fp8 peak: one GEMM
-# efficiency; its gains (2x SFU exponentials, 288 GB HBM) enter through the attention and memory terms
+#: Blackwell Ultra has Blackwell's 5th-generation tensor cores: one in-training GEMM scale
 GEMM_FAMILY = {"blackwell-ultra": "blackwell"}
+#: recipes whose GEMM rate is the measured fp8 ceiling times a fitted ratio
+FITTED_RECIPES = ("fp8-rowwise", "nvfp4")
+#: the input precision whose MAMF bounds a recipe's GEMMs
+MAMF_KEY = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "mxfp8": "fp8", "fp8-rowwise": "fp8", "nvfp4": "fp8"}
+#: bytes per GEMM input element of a recipe (NVFP4: 4-bit values plus an fp8 scale per 16)
+INPUT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "mxfp8": 1.03, "fp8-rowwise": 1.0, "nvfp4": 0.5625}
+
+#: plausible range of each fitted parameter (printed by the fit beside its value)
+RANGES: dict[str, tuple[float, float]] = {
+    "gemm_scale": (0.70, 1.05),
+    "lowp_ratio": (0.30, 1.00),
+    "attn_scale": (0.50, 1.30),
+    "host_kernel_s": (2e-6, 40e-6),
+    "overlap_dp": (0.0, 1.0),
+    "overlap_tp": (0.0, 1.0),
+}
 
 
 @dataclass(frozen=True)
 class Calibration:
-    gemm_eff: dict[str, float]  # bf16 GEMM efficiency per GPU family (large shapes)
-    attn_eff: dict[str, float]  # FlashAttention efficiency per architecture, of the bf16 peak
-    gemm_dim_half: float
-    host_moe_layer_s: float  # CPU time to launch an MoE layer's kernels after its dispatch sync, per pass
-    host_expert_s: float  # extra launch time per local expert (E/ep) of an MoE layer, per pass
+    gemm_scale: dict[str, float]
+    lowp_ratio: dict[str, float]
+    attn_scale: float
+    host_kernel_s: float
     overlap_dp: float
     overlap_tp: float
-    lowp_ratio: dict[str, float] = field(default_factory=dict)  # per LOWP_RECIPE: GEMM efficiency over bf16
-    fa2_slowdown: dict[str, float] = field(default_factory=dict)  # best kernel's speed over FlashAttention-2
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def gemm(self, gpu: Gpu, precision: str) -> float:
-        """Efficiency of a large GEMM at `precision` (of that precision's dense peak)."""
+    def gemm_fraction(self, gpu: Gpu, precision: str) -> float:
+        """A large GEMM's rate over the dense peak of `precision`: MAMF x scale (x recipe ratio)."""
         fam = GEMM_FAMILY.get(gpu.family, gpu.family)
-        eff = self.gemm_eff.get(fam, float(np.median(list(self.gemm_eff.values()))))
-        if precision_class(precision) == "bf16":
-            return eff
-        return eff * self.lowp_ratio[LOWP_RECIPE.get(precision, precision)]
-
-    def attn(self, gpu: Gpu, kernel: str = "best") -> float:
-        """FlashAttention efficiency: the family's best kernel (cuDNN / FA-3 class), or ``kernel="fa2"``
-        (PyTorch SDPA's FlashAttention-2, which does not use Hopper's wgmma/TMA) where sourced."""
-        fam = ATTN_FAMILY.get(gpu.family, gpu.family)
-        eff = self.attn_eff.get(fam, float(np.median(list(self.attn_eff.values()))))
-        if kernel == "fa2":
-            eff /= self.fa2_slowdown.get(fam, 1.0)
-        return eff
+        scale = self.gemm_scale.get(fam, float(np.median(list(self.gemm_scale.values()))))
+        ratio = self.lowp_ratio.get(precision, 1.0) if precision in FITTED_RECIPES else 1.0
+        return mamf(gpu, MAMF_KEY.get(precision, "bf16")) * scale * ratio
 
     def replace(self, **kw: Any) -> Calibration:
-        d = {**self.__dict__, **kw}
-        return Calibration(**d)
+        return replace(self, **kw)
 
 
 @cache
 def calibration() -> Calibration:
     c = catalog.entry("calibration", "compute")
     o = catalog.entry("calibration", "overlap")
-    fixed = catalog.entry("calibration", "attention-sourced")
     return Calibration(
-        gemm_eff={k: float(v) for k, v in c["gemm_eff"].items()},
-        attn_eff={**{k: float(v) for k, v in fixed["attn_eff"].items()}, **{k: float(v) for k, v in c["attn_eff"].items()}},
-        gemm_dim_half=float(c["gemm_dim_half"]),
-        host_moe_layer_s=float(c["host_moe_layer_us"]) * 1e-6,
-        host_expert_s=float(c["host_expert_us"]) * 1e-6,
+        gemm_scale={k: float(v) for k, v in c["gemm_scale"].items()},
         lowp_ratio={k: float(v) for k, v in c["lowp_ratio"].items()},
-        fa2_slowdown={k: float(v) for k, v in fixed["fa3_speedup_over_fa2"].items()},
+        attn_scale=float(c["attn_scale"]),
+        host_kernel_s=float(c["host_kernel_us"]) * 1e-6,
         overlap_dp=float(o["dp"]),
         overlap_tp=float(o["tp"]),
     )
@@ -96,6 +83,29 @@ def calibration() -> Calibration:
 def const(entry: str, key: str) -> float:
     """A physical constant from catalog/perf.yaml."""
     return float(catalog.entry("perf", entry)[key])
+
+
+def mamf(gpu: Gpu, key: str) -> float:
+    """Maximum Achievable Matmul FLOPS over the dense peak (catalog ``gemm-mamf``) for `gpu` at input
+    precision `key`; a GPU not in the table takes the median of its family's (of all, if none)."""
+    return _mamf(gpu.id, gpu.family, key)
+
+
+@cache
+def _mamf(gpu_id: str, family: str, key: str) -> float:
+    table = catalog.entry("perf", "gemm-mamf")
+    row = table.get(gpu_id)
+    if isinstance(row, dict) and key in row:
+        return float(row[key])
+    same = [float(v[key]) for k, v in table.items() if isinstance(v, dict) and key in v
+            and k in catalog.ids("gpus") and catalog.entry("gpus", k)["family"] == family]
+    every = [float(v[key]) for v in table.values() if isinstance(v, dict) and key in v]
+    return float(np.median(same or every))
+
+
+def sms(gpu: Gpu) -> int:
+    """Streaming multiprocessors of the GPU's family (catalog ``gemm-sms``)."""
+    return int(const("gemm-sms", gpu.family))
 
 
 def exp_rate(gpu: Gpu) -> float:
@@ -124,12 +134,10 @@ def compute_clock_factor(gpu: Gpu) -> float:
 
 @cache
 def _rated_part(family: str, bf16: float) -> Gpu | None:
-    from ..resolve import gpu as build_gpu
-
     best = None
     for gid in catalog.ids("gpus"):
         e = catalog.entry("gpus", gid)
         if e["family"] == family and abs(float(e["peak_tflops"]["bf16"]) - bf16) < 1e-6 and not e.get("power_cap_w"):
-            if best is None or e["tdp_w"] > best[1]:
-                best = (gid, e["tdp_w"])
-    return build_gpu(best[0]) if best else None
+            if best is None or e["tdp_w"] > best["tdp_w"]:
+                best = e
+    return Gpu.model_validate(best) if best else None

@@ -11,8 +11,10 @@ Transformer Models", Sec. 4), generalised to GQA, gated MLPs and MoE. Per layer 
 
 So GPT-3 keeps ``s b h (34/t + 5 a s / (h t))`` per layer with SP and no recompute; selective
 recompute drops the score term, full recompute keeps only the layer input ``2 s b h / t``.
-The first pipeline stage holds ``min(p, m)`` micro-batches in flight, ``(1 + (p-1)/(p v))`` times
-more with the interleaved schedule (Narayanan et al. 2021, Sec. 2.2.2).
+The first pipeline stage holds the micro-batches in flight of its schedule
+(:func:`gigafactory.perf.schedules.in_flight`: ``min(p, m)`` for 1F1B, ``(1 + (p-1)/(p v))`` times more
+interleaved, Narayanan et al. 2021 Sec. 2.2.2; ``p + 1`` for DualPipe); DualPipe keeps two copies of a
+stage's parameters. Expert weights are split over ``ep x etp`` GPUs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from ..specs import Cluster, Job
 from .efficiency import const
 from .params import Arch
+from .schedules import in_flight, parameter_copies
 
 
 def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: bool = False, rcf=1.0):
@@ -53,14 +56,16 @@ def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: 
 
 def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dense, flash: bool):
     """Per-GPU memory of the most loaded stage (bytes), and its parameter counts."""
-    tp, pp, v, cp, ep, dp = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp"))
+    tp, pp, v, cp, ep, dp, etp = (f[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "etp"))
     zero, rc, sp = f["zero"], f["recompute"], f["sequence_parallel"]
     H, V = a.hidden, a.vocab
     emb = np.where(pp > 1, max(a.p_embed, V * H), a.p_embed + a.p_head) / tp
     Pd = (Ls * (a.p_attn + a.p_small_layer) / tp + n_dense * a.p_mlp_dense / tp
           + n_moe * (a.shared * a.p_expert / tp + a.p_router) + emb)
-    Pe = n_moe * (a.experts / np.maximum(ep, 1)) * a.p_expert if a.moe_layers else np.zeros_like(Pd)
-    sd, se = dp * cp, dp * cp * tp / ep
+    Pe = n_moe * (a.experts / np.maximum(ep, 1)) * a.p_expert / etp if a.moe_layers else np.zeros_like(Pd)
+    copies = parameter_copies(f["schedule"])
+    Pd, Pe = Pd * copies, Pe * copies
+    sd, se = dp * cp, dp * cp * tp / (ep * etp)
     wb, gb, ob = (const("memory", k) for k in ("weight_bytes", "grad_bytes", "optimizer_bytes"))
     weights = wb * (np.where(zero >= 3, Pd / sd, Pd) + np.where(zero >= 3, Pe / se, Pe))
     grads = gb * (np.where(zero >= 2, Pd / sd, Pd) + np.where(zero >= 2, Pe / se, Pe))
@@ -73,7 +78,7 @@ def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dens
     layer_tokens = T * (n_dense * per_d + n_moe * per_m) / np.maximum(Ls, 1)  # mean layer of the stage
     # full recompute re-materialises one layer's activations during its backward
     work = np.where(rc == 2, T * np.maximum(activation_bytes_per_token(a, tp, sp, 1, flash, s, a.moe_layers > 0), 0), 0.0)
-    inflight = np.minimum(pp, m) * np.where(v > 1, 1 + (pp - 1) / (pp * v), 1.0)
+    inflight = in_flight(f["schedule"], pp, v, m)
     logits = const("memory", "logits_bytes") * T * V / tp
     act_first = Ls * layer_tokens * inflight + work
     act_last = Ls * layer_tokens + work + logits

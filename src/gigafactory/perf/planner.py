@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import InfeasiblePlan, SpecError
 from ..specs import Cluster, Job
 from .batch import RECOMPUTE, evaluate_batch, step_lower_bound
-from .columns import default_columns, plan_at
+from .columns import choices, code, default_columns, plan_at
 from .efficiency import Calibration
 from .params import arch
 from .rules import OOM, PRUNED, REASONS, reject_codes
@@ -45,8 +45,17 @@ VPP = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
 ZEROS = (0, 1, 2, 3)
 CP_MAX = 64
 CHUNK = 1 << 16  # plans costed per vectorised pass
+LATE_AXES = ("etp", "schedule", "cp_comm_type", "moe_dispatcher")  # added after vpp, each rule-checked
+ETP = (1, 2, 4, 8)
+#: the choices searched per axis (schedule: interleaved comes with vpp > 1; DualPipe's two parameter
+#: copies rarely pay, so the search offers DualPipeV; `plan --schedule dualpipe` asks for it)
+SCHEDULES = ("1f1b", "interleaved", "zb-h1", "zb-v", "dualpipev")
+CP_TYPES = ("p2p", "a2a", "allgather")
+DISPATCHERS = ("alltoall", "flex")
+CHOICE_AXES = ("schedule", "cp_comm_type", "moe_dispatcher")
 CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", "sequence_parallel",
-               "tp_comm_overlap", "ep_comm_overlap", "tp_cross_domain", "max_tp", "flash")
+               "tp_comm_overlap", "ep_comm_overlap", "tp_cross_domain", "max_tp", "flash", "etp", "schedule",
+               "cp_comm_type", "moe_dispatcher")
 
 
 @dataclass(frozen=True)
@@ -97,10 +106,21 @@ def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
         "vpp": np.asarray(VPP, dtype=np.int64),
         "recompute": np.arange(len(RECOMPUTE), dtype=np.int64),
         "zero": np.asarray(ZEROS, dtype=np.int64),
+        "etp": np.asarray([e for e in ETP if e <= cluster.domain_size] if a.moe_layers else [1], dtype=np.int64),
+        "schedule": np.asarray([code("schedule", x) for x in SCHEDULES], dtype=np.int64),
+        "cp_comm_type": np.asarray([code("cp_comm_type", x) for x in CP_TYPES], dtype=np.int64),
+        "moe_dispatcher": np.asarray([code("moe_dispatcher", x) for x in DISPATCHERS] if a.moe_layers else [0],
+                                     dtype=np.int64),
     }
-    for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero"):
+    for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero", "etp"):
         if con.get(k) is not None:
             ax[k] = np.asarray([int(con[k])], dtype=np.int64)
+    for k in CHOICE_AXES:
+        if con.get(k) is not None:
+            opts = choices(k)
+            if con[k] not in opts:
+                raise SpecError(k, f"unknown {k} {con[k]!r}", opts)
+            ax[k] = np.asarray([code(k, con[k])], dtype=np.int64)
     if con.get("recompute") is not None:
         if con["recompute"] not in RECOMPUTE:
             raise SpecError("recompute", f"unknown recompute {con['recompute']!r}", RECOMPUTE)
@@ -116,23 +136,27 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
     survivors times one axis. Not-yet-added axes hold a neutral value (1) that no rule rejects.
     """
     per_plan = ax["recompute"].size * ax["zero"].size
-    later = {"ep": ax["mbs"].size * ax["vpp"].size, "mbs": ax["vpp"].size, "vpp": 1}
+    tail = ("ep", "mbs", "vpp", *LATE_AXES)
+    later = {k: int(np.prod([ax[j].size for j in tail[i + 1:]], dtype=np.int64)) for i, k in enumerate(tail)}
     g = np.meshgrid(ax["tp"], ax["pp"], ax["cp"], ax["dp"], indexing="ij")
     S = {k: v.ravel() for k, v in zip(("tp", "pp", "cp", "dp"), g, strict=True)}
     rejected: Counter = Counter()
 
     def check(S: dict[str, np.ndarray], weight: int) -> dict[str, np.ndarray]:
         n = S["tp"].size
-        full = {k: S.get(k, np.ones(n, dtype=np.int64)) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs")}
-        code = reject_codes(job, cluster, full, tp_cross_domain)
-        for c, k in enumerate(np.bincount(code, minlength=len(REASONS) + 1)):
+        full = {k: S.get(k, np.ones(n, dtype=np.int64)) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "etp")}
+        full.update({k: S.get(k, np.zeros(n, dtype=np.int64)) for k in CHOICE_AXES})
+        if "vpp" in S and "schedule" not in S:  # until the schedule axis is added, vpp decides it
+            full["schedule"] = np.where(S["vpp"] > 1, code("schedule", "interleaved"), 0)
+        reasons = reject_codes(job, cluster, full, tp_cross_domain)
+        for c, k in enumerate(np.bincount(reasons, minlength=len(REASONS) + 1)):
             if c and k:
                 rejected[c] += int(k) * weight * per_plan
-        ok = code == 0
+        ok = reasons == 0
         return {k: v[ok] for k, v in S.items()}
 
     S = check(S, ax["ep"].size * later["ep"])
-    for name in ("ep", "mbs", "vpp"):
+    for name in tail:
         n, vals = S["tp"].size, ax[name]
         S = {k: np.repeat(v, vals.size) for k, v in S.items()}
         S[name] = np.tile(vals, n)

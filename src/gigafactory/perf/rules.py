@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..specs import Cluster, Job
+from .columns import code as choice_code
 from .params import arch
+
+_INTERLEAVED, _ZBV, _DUALPIPE, _DUALPIPEV = (choice_code("schedule", s) for s in ("interleaved", "zb-v", "dualpipe", "dualpipev"))
+_P2P, _A2A = choice_code("cp_comm_type", "p2p"), choice_code("cp_comm_type", "a2a")
+_ALLTOALL = choice_code("moe_dispatcher", "alltoall")
 
 REASONS = {
     1: "tp*pp*cp*dp exceeds the GPU count",
@@ -22,6 +27,11 @@ REASONS = {
     8: "sequence is not divisible by 2 x cp (load-balanced context parallelism)",
     9: "does not fit in GPU memory",
     10: "cannot beat the best plans found (matmul FLOPs at peak GEMM efficiency take longer)",
+    11: "schedule does not fit the pipeline (interleaved needs vpp > 1; zb-v, dualpipe(v) need vpp = 1, "
+        "pp > 1 and two chunks of layers per stage; dualpipe an even pp and m >= pp)",
+    12: "etp must divide tp x cp x dp / ep (and be 1 for dense models)",
+    13: "option without effect on this plan (cp_comm_type needs cp > 1, a2a needs heads/tp divisible by cp; "
+        "a dispatcher other than alltoall needs ep > 1)",
 }
 OOM = 9
 PRUNED = 10
@@ -51,4 +61,19 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
     else:
         mark(ep != 1, 7)
     mark((cp > 1) & (job.seq_len % (2 * cp) != 0), 8)
+    one = np.ones_like(tp)
+    sched = np.asarray(P.get("schedule", 0 * one), dtype=np.int64)
+    etp = np.asarray(P.get("etp", one), dtype=np.int64)
+    cpt = np.asarray(P.get("cp_comm_type", _P2P * one), dtype=np.int64)
+    disp = np.asarray(P.get("moe_dispatcher", _ALLTOALL * one), dtype=np.int64)
+    v_shape = (sched == _ZBV) | (sched == _DUALPIPE) | (sched == _DUALPIPEV)
+    mark((sched == _INTERLEAVED) != (v > 1), 11)
+    mark(v_shape & ((v > 1) | (pp == 1) | (2 * pp > a.layers + 2)), 11)
+    mark((sched == _DUALPIPE) & ((pp % 2 != 0) | (m < pp)), 11)
+    if a.moe_layers:
+        mark((tp * cp * dp) % np.maximum(ep * etp, 1) != 0, 12)
+    else:
+        mark(etp != 1, 12)
+    mark(((cpt != _P2P) & (cp == 1)) | ((cpt == _A2A) & ((a.heads // np.maximum(tp, 1)) % np.maximum(cp, 1) != 0)), 13)
+    mark((disp != _ALLTOALL) & (ep == 1), 13)
     return code

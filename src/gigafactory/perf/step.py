@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InfeasiblePlan
 from ..specs import Cluster, Job, Plan
-from .batch import BREAKDOWN, evaluate_batch
+from .batch import BREAKDOWN, TERMS, evaluate_batch
 from .columns import plan_arrays
 from .efficiency import Calibration
 from .rules import OOM, REASONS, reject_codes
@@ -28,7 +28,7 @@ MEMORY_KEYS = ("weights", "grads", "optimizer", "activations", "total", "capacit
 @dataclass(frozen=True)
 class StepResult:
     step_s: float
-    breakdown: dict[str, float]  # exposed seconds: compute, tp, cp, ep, pp, dp, bubble, optimizer
+    breakdown: dict[str, float]  # exposed seconds by power phase: compute, host, tp, cp, ep, pp, dp, bubble, optimizer
     tokens_per_s: float
     tokens_per_s_per_gpu: float
     model_tflops_per_gpu: float
@@ -37,6 +37,7 @@ class StepResult:
     memory: dict[str, float]  # GB: weights, grads, optimizer, activations, total, capacity
     plan: Plan
     microbatches: int = 1
+    terms: dict[str, float] = field(default_factory=dict)  # exposed seconds by named term (batch.TERMS)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +45,7 @@ class StepResult:
             "plan": self.plan.model_dump(exclude={"source", "sources", "note"}),
             "step_s": self.step_s,
             "breakdown": self.breakdown,
+            "terms_s": self.terms,
             "tokens_per_s": self.tokens_per_s,
             "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
             "model_tflops_per_gpu": self.model_tflops_per_gpu,
@@ -67,6 +69,7 @@ def result_at(out: dict[str, np.ndarray], i: int, plan: Plan) -> StepResult:
         memory={k: float(out[f"mem_{k}"][i]) for k in MEMORY_KEYS},
         plan=plan,
         microbatches=int(round(float(out["microbatches"][i]))),
+        terms={k: float(out[k][i]) for k in TERMS},
     )
 
 

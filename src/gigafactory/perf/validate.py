@@ -1,18 +1,20 @@
 """Predict published training measurements and report the error (`gigafactory validate`).
 
 Each CSV row (schema: shared/groundtruth/README.md) becomes a job, a cluster (the GPU's reference
-system, catalog/perf.yaml) and a plan. Knobs the source did not publish (micro-batch, recompute,
-global batch) are filled the way the planner would: every option is evaluated and the fastest
-that fits memory is taken, and reported. Conventions honoured per source (docs/perf.md):
+system, catalog/perf.yaml) and a plan. Knobs the source did not publish are searched as the
+framework's user would tune them (micro-batch, recompute, virtual stages, TP / EP communication
+overlap, the MoE dispatcher): every option is evaluated and the fastest that fits memory is taken,
+and reported per row. Knobs the notes state (schedule, async TP, torch.compile, force-balanced
+routing) are taken as published. The stack (``Job.framework``) is the source's: torchtitan, NeMo or
+Megatron. Conventions honoured per source (docs/perf.md):
 
 * GPU count = tp*pp*cp*dp when the published count disagrees (NeMo's B200 long-sequence rows);
 * model FLOPs count causal attention for Megatron-Bridge, the full score matrix for NeMo 24.x and
   Megatron-LM (Narayanan et al. 2021); achieved FLOPs follow Narayanan's recompute formula;
-* torchtitan: attention through PyTorch SDPA's FlashAttention-2 kernels; ``mbs`` is the local batch; pipeline micro-batches are of size 1, no gradient
+* torchtitan: ``mbs`` is the local batch; pipeline micro-batches are of size 1, no gradient
   accumulation without PP; empty global batch = dp x local batch;
 * Megatron-LM 2021 rows predate sequence parallelism and the distributed optimizer; 2021/2022
   Megatron rows use unfused attention (Korthikanti et al. 2022, Table 5 'selective' = attention core);
-* notes naming DualPipe or an EP / all-to-all overlap set ``ep_comm_overlap``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from .batch import RECOMPUTE, evaluate_batch
 from .columns import plan_arrays
 from .efficiency import Calibration
 from .params import hardware_flops_per_token, model_flops_per_token
-from .pipeline import stage_layers
 from .rules import REASONS, reject_codes
+from .schedules import stage_layers
 
 METRICS = ("tokens_per_sec_per_gpu", "model_tflops_per_gpu", "achieved_tflops_per_gpu", "step_time_s", "MFU_pct")
 
@@ -56,8 +58,8 @@ class Prepared:
     flash: bool
     causal: bool
     notes: list[str] = field(default_factory=list)
-    attn_kernel: str = "best"
     rc_auto: bool = False  # recompute unpublished: full recompute may cover only the layers memory needs
+    cache: tuple[dict[str, np.ndarray], np.ndarray] | None = None  # (columns with rcf, rule codes)
 
 
 def source_group(src: str) -> str:
@@ -127,19 +129,60 @@ def row_cluster(gpu_id: str, n: int) -> Cluster:
     return build("clusters", raw, "cluster")
 
 
+#: the stack each source's runs used (a published fact of the source, not a guess from its name)
+SOURCE_FRAMEWORK = {"pytorch/torchtitan": "torchtitan", "NVIDIA/NeMo": "nemo", "NVIDIA-NeMo/Megatron-Bridge": "megatron",
+                    "NVIDIA/Megatron-LM": "megatron", "Korthikanti et al.": "megatron"}
+
+
+def _published(notes: str) -> dict[str, Any]:
+    """Knobs a row's notes state as published facts (schedule, async TP, compile, routing)."""
+    low = notes.lower()
+    squashed = low.replace(" ", "").replace("-", "").replace("_", "")
+    out: dict[str, Any] = {}
+    if "dualpipe" in squashed:
+        out["schedule"] = "dualpipe"
+    elif "interleaved 1f1b" in low:
+        out["schedule"] = "interleaved"
+    elif "1f1b" in low:
+        out["schedule"] = "1f1b"
+    if "asynctp" in squashed or "tpcommoverlap" in squashed:
+        out["tp_comm_overlap"] = True
+    if "vanilla tp" in low:
+        out["tp_comm_overlap"] = False
+    if "torch.compile" in low or "+compile" in squashed:
+        out["compile"] = True
+    out["force_balanced"] = "force-balanced" in low
+    out["token_drop"] = "tokendrop" in squashed and "notdropless" in squashed
+    return out
+
+
+def _vpp_options(layers: int, pp: int, m: int) -> list[int]:
+    """Virtual stages a user would try: every v with pp * v <= layers + 2 and m divisible by pp."""
+    if pp <= 1 or m % pp:
+        return [1]
+    return [v for v in (1, 2, 3, 4, 5, 6, 8) if pp * v <= layers + 2]
+
+
 def prepare(r: dict[str, str]) -> Prepared:
-    """Turn one CSV row into a job, cluster and the candidate plans for its unpublished knobs."""
+    """Turn one CSV row into a job, cluster and the candidate plans for its unpublished knobs.
+
+    Published knobs are taken as published; the rest are searched as the framework's user would
+    tune them (micro-batch, recompute, virtual stages, TP and EP communication overlap, the MoE
+    dispatcher), and :func:`predict` takes the fastest candidate that fits memory."""
     src, notes_in = r.get("source", ""), r.get("notes", "")
     group = source_group(src)
-    titan = "torchtitan" in src
+    framework = SOURCE_FRAMEWORK.get(group, "megatron")
+    titan = framework == "torchtitan"
     old_megatron = "Korthikanti" in src or "cases_april2021" in src
+    pub = _published(notes_in)
     notes: list[str] = []
     metric = r["measured_metric"].strip()
     if metric not in METRICS:
         raise SpecError("measured_metric", f"unknown metric {metric!r}", METRICS)
     model = row_model(r)
     tp, pp = _int(r["tp"]) or 1, _int(r["pp"]) or 1
-    cp, ep, vpp = _int(r["cp"]) or 1, _int(r["ep"]) or 1, _int(r["vpp"]) or 1
+    cp, ep = _int(r["cp"]) or 1, _int(r["ep"]) or 1
+    vpp_pub = _int(r["vpp"])
     n_pub = _int(r["num_gpus"])
     dp = _int(r["dp"]) or (n_pub // (tp * pp * cp) if n_pub else None)
     if not dp:
@@ -180,31 +223,49 @@ def prepare(r: dict[str, str]) -> Prepared:
     z = (r.get("zero_or_fsdp") or "").lower()
     zero = 3 if "fsdp" in z else 1 if "distributed" in z else 0 if old_megatron else 1
     precision = (r.get("precision_id") or "bf16").strip()
-    squashed = notes_in.lower().replace(" ", "").replace("-", "")  # "Async TP", "async-TP" -> "asynctp"
-    tpo = tp > 1 and (("NeMo" in src and not old_megatron) or "asynctp" in squashed)
-    if "vanilla tp" in notes_in.lower():
-        tpo = False
     sp = "cases_april2021" not in src
-    epo = ep > 1 and any(k in squashed.replace("_", "") for k in ("dualpipe", "epoverlap", "a2aoverlap", "alltoalloverlap"))
-    plans, P = [], None
-    for mbs, rc in itertools.product(mbs_opts, rc_opts):
+    # unpublished TP overlap: both settings where the framework has the feature (Transformer Engine's
+    # userbuffers). EP overlap (--overlap-moe-expert-parallel-comm) is a plan choice the published
+    # benchmark configurations do not state, so it stays off (the planner and `plan --ep-overlap` offer it)
+    tpo_opts = [pub["tp_comm_overlap"]] if "tp_comm_overlap" in pub else (
+        [False, True] if tp > 1 and framework in ("megatron", "nemo") and not old_megatron else [False])
+    epo_opts = [False]
+    disp_opts = ["alltoall", "flex"] if ep > 1 and framework == "megatron" else ["alltoall"]
+    compile_ = bool(pub.get("compile", False))
+    cands = []
+    for mbs in mbs_opts:
         g = gbs if gbs else dp * mbs
-        plans.append((g, Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=rc, zero=zero,
-                              sequence_parallel=sp, tp_comm_overlap=tpo, ep_comm_overlap=epo)))
-    gb_set = {g for g, _ in plans}
+        m = g // (dp * mbs)
+        if vpp_pub:
+            vpps = [vpp_pub]
+        elif pub.get("schedule") in ("1f1b", "dualpipe"):
+            vpps = [1]
+        elif pub.get("schedule") == "interleaved":
+            vpps = [v for v in _vpp_options(model.layers, pp, m) if v > 1] or [1]
+        else:
+            vpps = _vpp_options(model.layers, pp, m)
+        for vpp, rc, tpo, epo, disp in itertools.product(vpps, rc_opts, tpo_opts, epo_opts, disp_opts):
+            cands.append((g, Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=rc, zero=zero,
+                                  sequence_parallel=sp, tp_comm_overlap=tpo, ep_comm_overlap=epo,
+                                  moe_dispatcher=disp, compile=compile_,
+                                  schedule="dualpipe" if pub.get("schedule") == "dualpipe" else "1f1b")))
+    if len(vpps) > 1 or (not vpp_pub and pp > 1):
+        notes.append("vpp unpublished: fastest of " + ",".join(str(v) for v in sorted({p.vpp for _, p in cands})))
+    gb_set = {g for g, _ in cands}
     if len(gb_set) > 1:  # unpublished torchtitan local batch: gbs follows mbs; keep throughput per plan
         gbs = max(gb_set)
-        plans = [(g, p) for g, p in plans if g == gbs] or plans
-    job = Job(model=model, tokens=1e12, seq_len=int(_int(r["seq_len"]) or model.max_seq), global_batch=plans[0][0],
-              precision=precision)
+        cands = [(g, p) for g, p in cands if g == gbs] or cands
+    routing = "capacity" if pub["token_drop"] and "tokendrop" in (r.get("model") or "").lower() else (
+        "force-balanced" if pub["force_balanced"] else "dropless")
+    job = Job(model=model, tokens=1e12, seq_len=int(_int(r["seq_len"]) or model.max_seq), global_batch=cands[0][0],
+              precision=precision, framework=framework, moe_routing=routing)
     cluster = row_cluster(r["gpu_id"].strip(), n)
-    plan_list = [p for _, p in plans]
+    plan_list = [p for _, p in cands]
     P = plan_arrays(plan_list)
     return Prepared(
         id=r["id"], gpu=r["gpu_id"].strip(), source=group, metric=metric, measured=float(r["measured_value"]),
         job=job, cluster=cluster, plans=plan_list, P=P, flash=not old_megatron,
-        causal="Megatron-Bridge" in src, notes=notes, attn_kernel="fa2" if titan else "best",
-        rc_auto=len(rc_opts) > 1,
+        causal="Megatron-Bridge" in src, notes=notes, rc_auto=len(rc_opts) > 1,
     )
 
 
@@ -214,10 +275,12 @@ def _partial_recompute(p: Prepared, out: dict[str, np.ndarray]) -> np.ndarray:
     Activation memory is linear in that fraction, so it interpolates the no-recompute and full totals."""
     rcf = np.ones(len(p.plans))
     cap = out["mem_capacity"]
+    key = {i: pl.model_copy(update={"recompute": "none"}) for i, pl in enumerate(p.plans)}
+    none_at = {key[j]: j for j, q in enumerate(p.plans) if q.recompute == "none"}
     for i, pl in enumerate(p.plans):
         if pl.recompute != "full":
             continue
-        j = next((j for j, q in enumerate(p.plans) if q.recompute == "none" and q.mbs == pl.mbs), None)
+        j = none_at.get(key[i])
         if j is None:
             continue
         span = out["mem_total"][j] - out["mem_total"][i]
@@ -227,13 +290,23 @@ def _partial_recompute(p: Prepared, out: dict[str, np.ndarray]) -> np.ndarray:
     return rcf
 
 
+def _columns(p: Prepared) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The row's plan columns with the partial-recompute fraction, and the rule codes: neither
+    depends on the calibration (memory does not), so they are worked out once per row."""
+    if p.cache is None:
+        codes = reject_codes(p.job, p.cluster, p.P)
+        P = p.P
+        if p.rc_auto:
+            out = evaluate_batch(p.job, p.cluster, p.P, flash=p.flash)
+            P = {**p.P, "rcf": _partial_recompute(p, out)}
+        p.cache = (P, codes)
+    return p.cache
+
+
 def predict(p: Prepared, calib: Calibration | None = None) -> tuple[float, int, str]:
     """Predicted metric, index of the chosen plan, and a note on the choice."""
-    codes = reject_codes(p.job, p.cluster, p.P)
-    out = evaluate_batch(p.job, p.cluster, p.P, calib=calib, flash=p.flash, attn_kernel=p.attn_kernel)
-    if p.rc_auto:
-        P = {**p.P, "rcf": _partial_recompute(p, out)}
-        out = evaluate_batch(p.job, p.cluster, P, calib=calib, flash=p.flash, attn_kernel=p.attn_kernel)
+    P, codes = _columns(p)
+    out = evaluate_batch(p.job, p.cluster, P, calib=calib, flash=p.flash)
     fits = (out["mem_total"] <= out["mem_capacity"]) & (codes == 0)
     note = ""
     if len(p.plans) == 1:
@@ -304,7 +377,8 @@ def validate(data: str | Path, calib: Calibration | None = None) -> dict[str, An
             "id": p.id, "metric": p.metric, "measured": p.measured, "predicted": val, "error_pct": err,
             "gpu": p.gpu, "source": p.source,
             "plan": f"tp{plan.tp} pp{plan.pp} vpp{plan.vpp} cp{plan.cp} ep{plan.ep} dp{plan.dp} mbs{plan.mbs} "
-                    f"{plan.recompute} zero{plan.zero}",
+                    f"{plan.recompute} zero{plan.zero}" + (" tpo" if plan.tp_comm_overlap else "")
+                    + (" epo" if plan.ep_comm_overlap else "") + (" flex" if plan.moe_dispatcher == "flex" else ""),
             "notes": "; ".join(p.notes + ([note] if note else [])),
         })
         by_gpu[p.gpu].append(err)

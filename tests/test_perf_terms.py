@@ -1,0 +1,160 @@
+"""The step engine's named terms, each against numbers worked out by hand from its formula."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gigafactory.perf import schedules
+from gigafactory.perf.attention import kernel_for
+from gigafactory.perf.columns import code, default_columns, plan_arrays
+from gigafactory.perf.efficiency import calibration
+from gigafactory.perf.gemm import GemmDevice, busy_fraction, gemm_time
+from gigafactory.perf.launch import kernels_per_pass
+from gigafactory.perf.memory_bound import layer_bytes, optimizer_bytes
+from gigafactory.perf.params import arch
+from gigafactory.perf.step import evaluate
+from gigafactory.perf.validate import row_cluster
+from gigafactory.resolve import model
+from gigafactory.specs import Job, Plan
+
+H100 = GemmDevice(rate=989.4e12 * 0.803, sms=132, hbm=3.35e12 * 0.85, in_bytes=2.0)
+
+
+def test_gemm_time_hand_worked() -> None:
+    # 8192^3 bf16 on an H100 at its MAMF (0.803 of 989.4 TFLOP/s): 128x256 tiles -> 64 x 32 = 2048
+    # tiles in ceil(2048/132) = 16 waves, busy 2048/2112; K loop 8192/(8192+128)
+    t = float(gemm_time(H100, 8192, 8192, 8192))
+    expected = 2 * 8192**3 / (989.4e12 * 0.803 * (2048 / 2112) * (8192 / 8320))
+    assert t == pytest.approx(expected, rel=1e-12)
+    assert t == pytest.approx(1.4495e-3, rel=1e-3)
+
+
+def test_wave_quantisation_picks_the_tile_that_finishes_first() -> None:
+    # 133 large tiles would need 2 waves (133/264 busy); 128x128 tiles: 266 tiles in 3 waves at 0.92
+    # (266/396 x 0.92 = 0.618); 64x128: 532 tiles in 5 waves at 0.75 (532/660 x 0.75 = 0.605)
+    M, N = 128 * 133, 256
+    assert float(busy_fraction(132, M, N)) == pytest.approx(max(133 / 264, 0.92 * 266 / 396, 0.75 * 532 / 660))
+    # a memory-bound GEMM: M = 1 token row against a 8192 x 8192 weight reads the weight once
+    t = float(gemm_time(H100, 1, 8192, 8192))
+    assert t == pytest.approx((8192 + 8192 * 8192) * 2 / H100.hbm + 0, rel=0.01)
+    # a grouped GEMM of 16 experts shares its waves: faster than 16 separate small GEMMs
+    assert float(gemm_time(H100, 256, 768, 2048, groups=16)) < 16 * float(gemm_time(H100, 256, 768, 2048))
+
+
+def test_memory_bound_bytes_of_a_llama_layer() -> None:
+    a = arch(model("llama3-8b"))  # hidden 4096, 32 heads (q 4096), 8 KV heads (k 1024), ffn 14336
+    T, tp = 8192.0, 1
+    f, b = (float(x) for x in layer_bytes(a, T, tp, 1, True, "bf16", False, False))
+    # fused: 2 RMSNorms (4 B fwd) + 2 adds (6 B) over T x 4096, RoPE (4 B) over T x (4096 + 1024),
+    # SwiGLU (6 B) over T x 14336
+    assert f == pytest.approx(T * (2 * 4 * 4096 + 2 * 6 * 4096 + 4 * 5120 + 6 * 14336))
+    assert b == pytest.approx(T * (2 * 6 * 4096 + 2 * 4 * 4096 + 4 * 5120 + 10 * 14336))
+    # eager PyTorch moves more bytes than the fused kernels
+    assert float(layer_bytes(a, T, tp, 1, False, "bf16", False, False)[0]) > f
+    # fp8 adds one cast (3 B) and one transposed copy (1 B) per GEMM input element (Hopper)
+    f8 = float(layer_bytes(a, T, tp, 1, True, "fp8", False, True)[0])
+    assert f8 - f == pytest.approx(4 * T * (2 * 4096 + 4096 + 14336))
+
+
+def test_optimizer_bytes_hand_worked() -> None:
+    # Adam 28 B + clipping 4 B per local parameter, the bf16 gradient buffer zeroed (2 B) over the stage
+    assert float(optimizer_bytes(1e9, 8e9)) == pytest.approx(1e9 * 32 + 8e9 * 2)
+
+
+def test_schedule_bubbles_follow_their_papers() -> None:
+    F = B = W = 1.0
+    s = lambda name: code("schedule", name)  # noqa: E731
+    assert float(schedules.bubble_time(s("1f1b"), 4, 1, F, B, W)) == 9.0  # (p-1)(F+B+W)
+    assert float(schedules.bubble_time(s("interleaved"), 4, 3, F, B, W)) == 3.0  # / v
+    assert float(schedules.bubble_time(s("zb-h1"), 4, 1, F, B, W)) == 3.0  # Qi et al.: (p-1)(F+B-W)
+    assert float(schedules.bubble_time(s("zb-v"), 4, 1, F, B, W)) == 0.0  # (p-1)(F+B-2W)/2
+    # DeepSeek-V3 Table 2: (PP/2 - 1)(F&B + B - 3W) over chunks of half a stage: f = 0.5, b = 1, w = 0.5
+    assert float(schedules.bubble_time(s("dualpipe"), 8, 1, F, B, W)) == pytest.approx(3 * (1.5 + 1 - 1.5))
+    assert float(schedules.bubble_time(s("1f1b"), 1, 1, F, B, W)) == 0.0
+    assert float(schedules.in_flight(s("dualpipe"), 8, 1, 64)) == 9.0  # PP + 1
+    assert float(schedules.parameter_copies(s("dualpipe"))) == 2.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=st.integers(2, 64), f=st.floats(0.01, 10), b=st.floats(0.01, 10), w=st.floats(0.01, 10))
+def test_zero_bubble_schedules_never_idle_longer_than_1f1b(p: int, f: float, b: float, w: float) -> None:
+    one = float(schedules.bubble_time(code("schedule", "1f1b"), p, 1, f, b, w))
+    for name in ("zb-h1", "zb-v", "dualpipe", "dualpipev"):
+        assert 0.0 <= float(schedules.bubble_time(code("schedule", name), p, 1, f, b, w)) <= one + 1e-12
+
+
+def test_launch_floor_bounds_a_launch_bound_moe_layer() -> None:
+    # a 1 ms host time per kernel dwarfs the GPU work: each MoE layer pass takes its launches
+    moe = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512, precision="mxfp8")
+    slow = calibration().replace(host_kernel_s=1e-3)
+    r = evaluate(moe, row_cluster("b200", 8), Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none"), calib=slow)
+    kf, kb = kernels_per_pass(True, True, 128 / 8)
+    per_layer = (float(kf) + float(kb)) * 1e-3
+    per_mb = (r.terms["gemm"] + r.terms["attention"] + r.terms["memory_bound"] + r.terms["launch"]
+              + r.terms["ep"]) / r.microbatches
+    head = per_mb - 48 * per_layer  # what is left is the LM head and the loss, outside the MoE layers
+    assert 0 < head < 0.01 * per_mb
+    # at the fitted host time, micro-batch 8 hides most of the launches that micro-batch 1 shows
+    small = evaluate(moe, row_cluster("b200", 8), Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none"))
+    large = evaluate(moe, row_cluster("b200", 8), Plan(tp=1, pp=1, ep=8, dp=8, mbs=8, recompute="none"),
+                     check_memory=False)
+    assert small.terms["launch"] > 2 * large.terms["launch"]
+
+
+def test_terms_add_up_to_the_step() -> None:
+    job = Job(model=model("deepseek-v3"), tokens=1e12, seq_len=4096, global_batch=1024, precision="fp8")
+    r = evaluate(job, row_cluster("h100-sxm", 1024), Plan(tp=2, pp=8, vpp=4, ep=64, dp=64, mbs=1,
+                                                           recompute="selective"), check_memory=False)
+    assert sum(r.terms.values()) == pytest.approx(r.step_s, rel=1e-9)
+    assert sum(r.breakdown.values()) == pytest.approx(r.step_s, rel=1e-9)
+    assert r.breakdown["compute"] == pytest.approx(r.terms["gemm"] + r.terms["attention"] + r.terms["memory_bound"])
+    assert all(v >= 0 for v in r.terms.values()) and r.terms["ep"] > 0
+
+
+def test_fp8_speedup_over_bf16_on_hopper_is_in_the_measured_band() -> None:
+    # measured fp8 / bf16 pairs on H100 show 1.2-1.5x (casts, attention and communication stay bf16)
+    c = row_cluster("h100-sxm", 64)
+    p = Plan(tp=4, pp=4, vpp=5, cp=2, dp=2, mbs=1, recompute="none", tp_comm_overlap=True)
+    bf16 = evaluate(Job(model=model("llama3-70b"), tokens=1e12, seq_len=8192, global_batch=128), c, p, check_memory=False)
+    fp8 = evaluate(Job(model=model("llama3-70b"), tokens=1e12, seq_len=8192, global_batch=128, precision="fp8"), c, p,
+                   check_memory=False)
+    assert 1.2 <= bf16.step_s / fp8.step_s <= 1.5
+
+
+def test_expert_tensor_parallel_splits_expert_weights() -> None:
+    job = Job(model=model("deepseek-v3"), tokens=1e12, seq_len=4096, global_batch=1024, precision="fp8")
+    c = row_cluster("h100-sxm", 1024)
+    base = dict(tp=2, pp=8, ep=32, dp=64, mbs=1, recompute="full")
+    one = evaluate(job, c, Plan(**base), check_memory=False)
+    two = evaluate(job, c, Plan(**base, etp=2), check_memory=False)
+    assert two.memory["weights"] < one.memory["weights"]
+    # the distributed optimizer already shards the expert state over every GPU holding experts:
+    # splitting each expert over etp ranks leaves the per-GPU share unchanged; without it, it halves
+    assert two.memory["optimizer"] == pytest.approx(one.memory["optimizer"])
+    ddp = dict(base, zero=0)
+    assert evaluate(job, c, Plan(**ddp, etp=2), check_memory=False).memory["optimizer"] < \
+        evaluate(job, c, Plan(**ddp), check_memory=False).memory["optimizer"]
+
+
+def test_stack_decides_the_attention_kernel() -> None:
+    assert kernel_for("megatron") == kernel_for("nemo") == "fused"
+    assert kernel_for("torchtitan") == kernel_for("other") == "fa2"
+    assert kernel_for("megatron", flash=False) == "unfused"
+    job = Job(model=model("llama3-8b"), tokens=1e12, seq_len=8192, global_batch=8)
+    p = Plan(tp=1, dp=8, mbs=1, recompute="none")
+    te = evaluate(job, row_cluster("h100-sxm", 8), p, check_memory=False)
+    fa2 = evaluate(job.model_copy(update={"framework": "torchtitan"}), row_cluster("h100-sxm", 8), p, check_memory=False)
+    assert fa2.terms["attention"] > 1.5 * te.terms["attention"]  # FA-2 at 35% of peak, FA-3 class at 62%
+
+
+def test_columns_round_trip_every_plan_field() -> None:
+    p = Plan(tp=2, pp=4, vpp=2, cp=2, ep=4, dp=8, mbs=2, recompute="full", zero=3, etp=2, schedule="interleaved",
+             cp_comm_type="a2a", moe_dispatcher="flex", compile=True, tp_comm_overlap=True)
+    from gigafactory.perf.columns import plan_at
+
+    assert plan_at(plan_arrays([p]), 0) == p
+    d = default_columns(3, tp=np.array([1, 2, 4]))
+    assert list(d["tp"]) == [1, 2, 4] and list(d["schedule"]) == [0, 0, 0]

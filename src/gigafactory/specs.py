@@ -271,12 +271,6 @@ class Site(Spec):
         """A battery of size 0 (MW or MWh) is no battery."""
         return None if v is not None and (v.mw == 0 or v.mwh == 0) else v
 
-    @field_validator("battery")
-    @classmethod
-    def _no_empty_battery(cls, v: Battery | None) -> Battery | None:
-        """A battery of size 0 (MW or MWh) is no battery."""
-        return None if v is not None and (v.mw == 0 or v.mwh == 0) else v
-
     @property
     def generation_mw(self) -> float:
         return sum(g.mw for g in self.generation)

@@ -224,8 +224,6 @@ def simulate(
     simulated-optimum checkpoint search; the headline figures are the same either way.
     """
     if not isinstance(scenario, Scenario):
-        from .errors import SpecError
-
         raise SpecError("scenario", f"expected a resolved Scenario (see gigafactory.resolve), got "
                         f"{type(scenario).__name__}")
     scen = with_seed(scenario, seed)

@@ -8,7 +8,8 @@ physically plausible range, :data:`RANGES`, which the fit prints and never needs
   Blackwell's): clock under sustained load, L2 misses, launch gaps between a layer's GEMMs;
 * ``lowp_ratio[recipe]`` for the recipes without a measured ceiling: torchao's row-wise fp8 and
   NVFP4, GEMM rate over the fp8 ceiling (per-tensor fp8 and MXFP8 use the measured fp8 MAMF as is);
-* ``attn_scale``: in-training attention rate over the kernels' published rates;
+* ``attn_scale[family]``: in-training attention rate over the kernels' published rates, per family
+  (Blackwell's kernel rates are estimates; Blackwell Ultra shares them);
 * ``host_kernel_s``: host time per launched kernel (the launch floor, perf/launch.py);
 * ``overlap_dp``, ``overlap_tp``: the fractions of DP and TP communication hidden behind compute.
 """
@@ -48,7 +49,7 @@ RANGES: dict[str, tuple[float, float]] = {
 class Calibration:
     gemm_scale: dict[str, float]
     lowp_ratio: dict[str, float]
-    attn_scale: float
+    attn_scale: dict[str, float]
     host_kernel_s: float
     overlap_dp: float
     overlap_tp: float
@@ -61,6 +62,11 @@ class Calibration:
         ratio = self.lowp_ratio.get(precision, 1.0) if precision in FITTED_RECIPES else 1.0
         return mamf(gpu, MAMF_KEY.get(precision, "bf16")) * scale * ratio
 
+    def attention_scale(self, gpu: Gpu) -> float:
+        """In-training attention rate over the kernels' published rates for the GPU's family."""
+        fam = GEMM_FAMILY.get(gpu.family, gpu.family)
+        return self.attn_scale.get(fam, float(np.median(list(self.attn_scale.values()))))
+
     def replace(self, **kw: Any) -> Calibration:
         return replace(self, **kw)
 
@@ -72,7 +78,7 @@ def calibration() -> Calibration:
     return Calibration(
         gemm_scale={k: float(v) for k, v in c["gemm_scale"].items()},
         lowp_ratio={k: float(v) for k, v in c["lowp_ratio"].items()},
-        attn_scale=float(c["attn_scale"]),
+        attn_scale={k: float(v) for k, v in c["attn_scale"].items()},
         host_kernel_s=float(c["host_kernel_us"]) * 1e-6,
         overlap_dp=float(o["dp"]),
         overlap_tp=float(o["tp"]),

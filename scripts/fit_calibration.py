@@ -13,8 +13,9 @@ every value beside it, flagging any that ends on a bound (a term is missing ther
 Objective: mean absolute percentage error plus a quarter of the worst per-GPU MAPE (so no GPU type
 is sacrificed). ``--cv`` (``--cv-gpu``) refits with each source (each GPU type) held out and
 reports the MAPE on the held-out rows; a family, or a recipe, absent from a fold's training rows
-takes its predecessor's fitted value (a recipe: the median of the fitted recipes, else 1), so
-nothing fitted on the held-out rows leaks into its test. Needs scipy (dev dependency).
+takes its predecessor's fitted value (a recipe: the median of the fitted recipes, else 1), and a
+fold without MoE rows sets the two MoE-only parameters to neutral values (``NEUTRAL``), so nothing
+fitted on the held-out rows leaks into its test. Needs scipy (dev dependency).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from gigafactory.perf.validate import predict, prepare_all, read_rows
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "groundtruth" / "train.csv"
 OUT = REPO / "src" / "gigafactory" / "catalog" / "calibration.yaml"
-SCALARS = ("host_kernel_s", "overlap_dp", "overlap_tp")
+SCALARS = ("grouped_gemm_scale", "host_kernel_s", "overlap_dp", "overlap_tp")
+#: where a fold's training rows cannot identify a parameter (no MoE rows: the grouped GEMMs and the
+#: launch floor, which only MoE rows exercise), it takes this neutral value instead of the full fit's
+NEUTRAL = {"grouped_gemm_scale": 1.0, "host_kernel_s": 10e-6}
 PARENT = {"blackwell": "hopper", "hopper": "ampere"}
 
 
@@ -149,6 +153,8 @@ def _fold(args) -> tuple[str, list[float], list[str], list[str], list[bool]]:
     for r in set(tr) - set(recipes):  # a recipe absent from training: the fitted recipes' median, else 1
         lr[r] = float(np.median([lr[k] for k in recipes])) if recipes else 1.0
     c = c.replace(gemm_scale=gs, attn_scale=at, lowp_ratio=lr)
+    if not any(p.job.model.moe is not None for p in train):
+        c = c.replace(**NEUTRAL)
     e, g, s = errors(test, c)
     return label, list(e), g, s, [p.job.model.moe is not None for p in test]
 
@@ -187,6 +193,7 @@ def write_yaml(c: Calibration, n: int, summary: str, names: list[str], cv: str) 
         *[f"    {k}: {v:.4f}" for k, v in sorted(c.lowp_ratio.items())],
         f"  attn_scale:  # in-training attention over the kernels' published rates, per family; range {rng['attn_scale']}",
         *[f"    {k}: {v:.4f}" for k, v in sorted(c.attn_scale.items()) if k not in GEMM_FAMILY],
+        f"  grouped_gemm_scale: {c.grouped_gemm_scale:.4f}  # MoE grouped GEMMs over dense ones; range {rng['grouped_gemm_scale']}",
         f"  host_kernel_us: {c.host_kernel_s * 1e6:.3f}  # host time per launched kernel; range [2, 40] us",
         "overlap:",
         f'  source: "{src}"',

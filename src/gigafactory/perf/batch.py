@@ -131,8 +131,9 @@ def evaluate_batch(
     if a.moe_layers:
         local = a.experts / ep
         per_expert = ep * etp * T_h * a.top_k / a.experts * imbalance  # tokens of the busiest local expert
-        g_exp = _sum3(linear_times(dev, per_expert, H, mult_in * a.expert_ffn / etp, local),
-                      linear_times(dev, per_expert, a.expert_ffn / etp, H, local))
+        grouped = GemmDevice(dev.rate * c.grouped_gemm_scale, dev.sms, dev.hbm, dev.in_bytes)
+        g_exp = _sum3(linear_times(grouped, per_expert, H, mult_in * a.expert_ffn / etp, local),
+                      linear_times(grouped, per_expert, a.expert_ffn / etp, H, local))
         g_sh = _sum3(linear_times(dev, T, H, mult_in * a.shared * a.expert_ffn / tp),
                      linear_times(dev, T, a.shared * a.expert_ffn / tp, H)) if a.shared else (0.0, 0.0, 0.0)
         g_router = linear_times(dev16, T_h, H, float(a.experts))

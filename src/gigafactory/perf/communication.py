@@ -102,7 +102,7 @@ def dispatch_variants(fab, cluster, T_h, hidden: float, top_k: int, ep, etp, low
     intra = per_token * top_k * (g - 1) / ep
     remote = per_token * (d - 1) * (1 - (1 - 1 / d) ** top_k)
     one_way = lambda b: np.maximum(intra * b / nvl, remote * b / rdma)  # noqa: E731
-    flex = one_way(d_bytes) + one_way(2.0) + np.where(d > 1, 2 * nc.send_recv(fab, 0.0, fab_domain(cluster)), 0.0)
+    flex = one_way(d_bytes) + one_way(2.0) + np.where(d > 1, 2 * nc.send_recv(fab, 1.0, fab_domain(cluster)), 0.0)
     on = ep > 1
     return {DISPATCH_A2A: np.where(on, a2a, 0.0), DISPATCH_AG: np.where(on, gather, 0.0), DISPATCH_FLEX: np.where(on, flex, 0.0)}
 

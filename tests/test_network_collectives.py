@@ -191,6 +191,11 @@ def test_vectorised_equals_scalar(name: str, S: float, n: int, s: int) -> None:
     fab = comm_fabric(name)
     arr = C.all_reduce(fab, np.array([S, 2 * S]), np.array([n, n]), np.array([s, s]))
     assert arr[0] == float(C.all_reduce(fab, S, n, s))
+    # one size over many groups, and a 2-D grid of sizes over one group, broadcast like numpy
+    groups = C.all_reduce(fab, S, np.array([n, 2 * n]), np.array([s, s]))
+    assert groups[1] == pytest.approx(float(C.all_reduce(fab, S, 2 * n, s)), rel=1e-12)
+    grid = C.all_reduce(fab, np.full((2, 3), S), n, s)
+    assert grid.shape == (2, 3) and np.all(grid == arr[0])
 
 
 def test_catalog_cluster_resolves_once() -> None:

@@ -492,7 +492,8 @@ def _times(co: _Coeffs, nbytes: Any) -> np.ndarray:
     t = np.multiply(S * (1.0 + ramp), inv, out=_scratch(np.broadcast_shapes(S.shape, inv.shape)))
     if co.tree:
         e = np.clip(np.frexp(S)[1], 0, 79)
-        t[co.tree[0]:co.tree[-1] + 1] *= np.take(_tree_correction(), e, axis=1)
+        corr = np.take(_tree_correction(), e, axis=1)  # (3, *S.shape): align S's axes right in t
+        t[co.tree[0]:co.tree[-1] + 1] *= corr.reshape((3,) + (1,) * (t.ndim - 1 - S.ndim) + S.shape)
     t += lat
     return t
 

@@ -214,3 +214,16 @@ def test_memoised_groups_follow_the_arrays_contents() -> None:
     assert np.allclose(first[::257], each, rtol=1e-12)
     n[:] = 2.0  # mutated in place: not served from the memo
     assert np.allclose(C.all_reduce(fab, S, n, s), C.all_reduce(fab, S, np.full(4096, 2.0), s))
+
+
+def test_threads_do_not_share_memo_or_work_arrays() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fab = comm_fabric("eos")
+    rng = np.random.default_rng(2)
+    jobs = [(rng.uniform(1e3, 1e9, 2048), rng.choice([2.0, 16, 512], 2048), rng.choice([1.0, 8], 2048))
+            for _ in range(12)]
+    serial = [C.all_reduce(fab, *j) for j in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda j: C.all_reduce(fab, *j), jobs))
+    assert all(np.array_equal(a, b) for a, b in zip(serial, threaded, strict=True))

@@ -416,29 +416,30 @@ def _a2a_coeffs(fab: CommFabric, G: _Group, rows: _Rows) -> _Coeffs:
 
 _BUILD = {"all-reduce": _all_reduce_coeffs, "reduce-scatter": _gather_coeffs, "all-gather": _gather_coeffs,
           "all-to-all": _a2a_coeffs}
-_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray, _Coeffs]] = {}
+_LOCAL = threading.local()  # per-thread memo and work arrays: no state shared between threads
 _CACHE_SIZE = 8
 _CACHE_MIN = 256  # groups; fewer are cheaper to recompute than to look up
 
 
 def _coeffs(fab: CommFabric, op: str, n: Any, stride: Any) -> _Coeffs:
     """Candidate coefficients for these groups; the last few large (n, stride) arrays are memoised by
-    content (the engine costs several collectives over the same group columns)."""
+    content, per thread (the engine costs several collectives over the same group columns)."""
     kind = "gather" if op in ("reduce-scatter", "all-gather") else op
     n_, s_ = np.asarray(n, dtype=float), np.asarray(stride, dtype=float)
     if max(n_.size, s_.size) < _CACHE_MIN:
         G = _Group(fab, n_, s_)
         return _BUILD[op](fab, G, _Rows(G))
+    memo: dict[tuple, tuple[np.ndarray, np.ndarray, _Coeffs]] = _LOCAL.__dict__.setdefault("memo", {})
     key = (fab, kind, n_.shape, s_.shape, _fingerprint(n_), _fingerprint(s_))
-    hit = _CACHE.get(key)
+    hit = memo.get(key)
     if hit is not None and np.array_equal(hit[0], n_) and np.array_equal(hit[1], s_):
         return hit[2]
     recycled = None
-    if len(_CACHE) >= _CACHE_SIZE:
-        recycled = _CACHE.pop(next(iter(_CACHE)))[2].buffers
+    if len(memo) >= _CACHE_SIZE:
+        recycled = memo.pop(next(iter(memo)))[2].buffers
     G = _Group(fab, n_, s_)
     co = _BUILD[op](fab, G, _Rows(G, recycled))
-    _CACHE[key] = (n_.copy(), s_.copy(), co)
+    memo[key] = (n_.copy(), s_.copy(), co)
     return co
 
 
@@ -462,9 +463,6 @@ def _tree_correction() -> np.ndarray:
     ok = (octave >= 0) & (octave < corr.shape[1])
     out[:, ok] = 1.0 / corr[:, octave[ok]]
     return out
-
-
-_LOCAL = threading.local()
 
 
 def _scratch(shape: tuple[int, ...]) -> np.ndarray:

@@ -227,3 +227,18 @@ def test_threads_do_not_share_memo_or_work_arrays() -> None:
     with ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(lambda j: C.all_reduce(fab, *j), jobs))
     assert all(np.array_equal(a, b) for a, b in zip(serial, threaded, strict=True))
+
+
+def test_distinct_groups_path_equals_per_entry_path() -> None:
+    # large integer columns are costed once per distinct (n, stride); a non-integer column takes the
+    # per-entry path: both must agree with scalar calls
+    fab = comm_fabric("meta-llama3-roce")
+    rng = np.random.default_rng(3)
+    n = rng.choice([2.0, 8, 64, 512, 1024], 3000)
+    s = rng.choice([1.0, 2, 8, 64], 3000)
+    S = rng.uniform(1e2, 1e10, 3000)
+    idx = range(0, 3000, 211)
+    for fn in (C.all_reduce, C.reduce_scatter, C.all_gather, C.all_to_all):
+        for stride in (s, s + 0.5):
+            got = fn(fab, S, n, stride)
+            assert np.allclose(got[list(idx)], [float(fn(fab, S[i], n[i], stride[i])) for i in idx], rtol=1e-12)

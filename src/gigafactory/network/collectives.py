@@ -437,10 +437,57 @@ def _coeffs(fab: CommFabric, op: str, n: Any, stride: Any) -> _Coeffs:
     recycled = None
     if len(memo) >= _CACHE_SIZE:
         recycled = memo.pop(next(iter(memo)))[2].buffers
-    G = _Group(fab, n_, s_)
-    co = _BUILD[op](fab, G, _Rows(G, recycled))
+    co = _build_distinct(fab, op, n_, s_, recycled)
+    if co is None:
+        G = _Group(fab, n_, s_)
+        co = _BUILD[op](fab, G, _Rows(G, recycled))
     memo[key] = (n_.copy(), s_.copy(), co)
     return co
+
+
+_LUT_MAX = 1 << 22  # largest rank count or stride the distinct-value tables index directly
+
+
+def _codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distinct values, code of each entry) of a non-negative integer-valued array, by a lookup table
+    (O(size + max), no sort); None when the values are not such integers or too large."""
+    xi = x.astype(np.intp)
+    top = int(xi.max()) if xi.size else 0
+    if top >= _LUT_MAX or int(xi.min()) < 0 or not np.array_equal(xi, x):
+        return None
+    lut = np.zeros(top + 1, dtype=np.intp)
+    lut[xi] = 1
+    values = np.flatnonzero(lut)
+    lut[values] = np.arange(values.size)
+    return values, lut[xi]
+
+
+def _build_distinct(fab: CommFabric, op: str, n: np.ndarray, s: np.ndarray, recycled) -> _Coeffs | None:
+    """The candidates computed once per distinct (n, stride) pair and spread to every plan (a plan
+    column holds a few dozen distinct groups); None when the columns are not integer-valued or too
+    varied, and the caller computes them per entry."""
+    shape = np.broadcast_shapes(n.shape, s.shape)
+    size = math.prod(shape)
+    n_c, s_c = _codes(np.broadcast_to(n, shape).ravel()), _codes(np.broadcast_to(s, shape).ravel())
+    if n_c is None or s_c is None:
+        return None
+    pair = n_c[1] * s_c[0].size + s_c[1]
+    seen = np.bincount(pair, minlength=n_c[0].size * s_c[0].size)
+    distinct = np.flatnonzero(seen)
+    if distinct.size * 4 > size:
+        return None
+    lut = np.zeros(seen.size, dtype=np.intp)
+    lut[distinct] = np.arange(distinct.size)
+    where = lut[pair]
+    G = _Group(fab, n_c[0][distinct // s_c[0].size].astype(float), s_c[0][distinct % s_c[0].size].astype(float))
+    small = _BUILD[op](fab, G, _Rows(G))
+    k = len(small.names)
+    full = (_MAX_ROWS, *shape)
+    lat, inv = recycled if recycled is not None and recycled[0].shape == full else (np.empty(full), np.empty(full))
+    np.take(small.lat, where, axis=1, out=lat[:k].reshape(k, size), mode="clip")
+    np.take(small.inv, where, axis=1, out=inv[:k].reshape(k, size), mode="clip")
+    active = np.take(np.asarray(small.active), where).reshape(shape)
+    return _Coeffs(small.names, lat[:k], inv[:k], small.tree, active, (lat, inv))
 
 
 @cache

@@ -581,7 +581,9 @@ def send_recv(fab: CommFabric, nbytes: Any, stride: Any) -> np.ndarray:
     """Seconds for one point-to-point message between ranks `stride` apart (pipeline stages, CP rings):
     NVLink inside a domain; across, the GPU's NICs and the latency of the tiers between the two. Every
     rank sends to its peer at once (a pipeline or CP step), so when the peer sits outside a level-i pod
-    all the pod's GPUs push through its uplinks: the rate is divided by their oversubscription."""
+    all the pod's GPUs push through its uplinks: the rate is divided by their oversubscription.
+    Zero bytes cost zero (a term that moves nothing, like every function here); one byte gives the
+    hop's latency."""
     k = _k()
     S = np.maximum(np.asarray(nbytes, dtype=float), 0.0)
     s = np.maximum(np.asarray(stride, dtype=float), 1.0)

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 import gigafactory as gf
+from gigafactory import simulate
 from gigafactory.cli.main import app
 from gigafactory.report import PLOTS
-from gigafactory.twin import simulate
 
 
 @cache
@@ -100,8 +100,13 @@ def test_simulate_bad_override_is_one_line() -> None:
     assert r.exit_code == 2 and "did you mean" in r.stderr
 
 
-def test_public_api_exports() -> None:
+def test_public_api_resolves_and_the_twin_takes_specs() -> None:
+    from gigafactory import twin
+
     assert gf.simulate is simulate
+    with pytest.raises(gf.SpecError, match="resolved Scenario"):
+        twin.simulate("colossus-gpt4")  # names are resolved at the surfaces, not in the twin
+    assert twin.simulate(gf.load_scenario(), seed=5, detail=False).headline() == simulate(seed=5).headline()
 
 
 def test_detail_off_gives_the_same_headline() -> None:

@@ -66,11 +66,12 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """The fabric as built: switches, links and optics per tier, bisection, latency, ECMP vs adaptive."""
-        from ..network import network
+        from ..network import network_report
+
         designs = [_cluster(cluster, scenario, set_)]
         if compare:
             designs.append(_design(compare, set_))
-        reports = [network(c, seed=seed, planes=planes).summary() for c in designs]
+        reports = [network_report(c, seed=seed, planes=planes).summary() for c in designs]
         if json_out:
             print_json(reports[0] if len(reports) == 1 else reports)
             return

@@ -238,11 +238,22 @@ def _leaf(t: Topology, server: np.ndarray, rail: np.ndarray) -> np.ndarray:
 
 def effective_fraction(topology: Topology, pattern: str = "dp-allreduce", routing: str = "ecmp",
                        seed: int = 0, *, metric: str = "throughput", **kw: Any) -> float:
-    """Effective fraction of the crossbar bandwidth the pattern gets on this fabric (see module doc)."""
+    """Effective fraction of the crossbar bandwidth the pattern gets on this fabric (see module doc).
+    Memoised per fabric: clusters that differ only in GPUs or power share their fabric's figure."""
     if metric not in METRICS:
         raise SpecError("metric", f"unknown metric {metric!r}", METRICS)
-    r = route_flows(topology, pattern, routing, seed, **kw)
+    key = (topology.key, pattern, routing, seed, tuple(sorted(kw.items())))
+    r = _ROUTED.get(key)
+    if r is None:
+        r = route_flows(topology, pattern, routing, seed, **kw)
+        while len(_ROUTED) >= ROUTED_MEMO:
+            _ROUTED.pop(next(iter(_ROUTED)))
+        _ROUTED[key] = r
     return r.throughput if metric == "throughput" else r.completion
+
+
+_ROUTED: dict[tuple[Any, ...], Contention] = {}
+ROUTED_MEMO = 512
 
 
 __all__ = ["Contention", "balls_in_bins", "effective_fraction", "maxmin", "route_flows"]

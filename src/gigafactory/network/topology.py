@@ -16,7 +16,7 @@ independent copies of the fabric (DeepSeek's multi-plane fat tree, Alibaba HPN d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
@@ -98,6 +98,12 @@ class Topology:
     adaptive_routing: bool
     sharp: bool
     fabric: str
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Every field, hashable: two fabrics with equal keys are the same fabric."""
+        return tuple(tuple(sorted(v.items())) if isinstance(v, dict) else v
+                     for v in (getattr(self, f.name) for f in fields(self)))
 
     @property
     def bisection_tbps(self) -> float:

@@ -90,7 +90,7 @@ def headline(scen: Scenario) -> dict[str, Any]:
     """The twin's headline figures for a scenario."""
     from ..twin import simulate
 
-    return jsonable(simulate(scen).headline())
+    return jsonable(simulate(scen, detail=False).headline())
 
 
 def sweep_point(raw: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from typing import Any
 
 import yaml
 
-
 #: libyaml's parser when PyYAML was built with it (about 10x faster on the catalog), else pure Python
 _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

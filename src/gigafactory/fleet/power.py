@@ -318,12 +318,19 @@ class PowerReport:
     verdict: SiteVerdict | None
     run: RunEnergy | None  # the whole training run, when its length is known
     notes: tuple[str, ...] = field(default_factory=tuple)
+    site: Site | None = None
     step_wave: wv.Waveform | None = field(default=None, repr=False, compare=False)  # for plots
     day_wave: wv.Waveform | None = field(default=None, repr=False, compare=False)
 
     @property
     def interruptions_per_day(self) -> float:
         return self.interruptions.per_day
+
+    def energy(self, hours: float) -> RunEnergy:
+        """Energy, fuel, CO2 and cost of running this job for `hours` on the report's site."""
+        if self.site is None:
+            raise SpecError("site", "no site to price energy on")
+        return run_energy(self.site, self.day_facility.mean_mw, hours)
 
     def summary(self) -> dict[str, float | bool | None]:
         """Headline figures."""
@@ -433,5 +440,5 @@ def power(
         budget=b, step_s=step_s, breakdown=bd, breakdown_source=src, step_it=it_stats, step_facility=fac_stats,
         smoothed_it=smoothed, smoothing=smoothing, day_facility=day_fac, day_events=ev,
         daily_it_mwh=day.energy_j / 3.6e9, failure_drop_it_mw=drop_it, interruptions=interruptions,
-        site_load=sl, verdict=ver, run=run, notes=tuple(notes), step_wave=wf, day_wave=day,
+        site_load=sl, verdict=ver, run=run, notes=tuple(notes), site=site, step_wave=wf, day_wave=day,
     )

@@ -134,8 +134,15 @@ def _optic_w(kind: str, default: float) -> float:
 
 
 def budget(cluster: Cluster, *, site_pue: float | None = None, smoothing: bool = False) -> Budget:
-    """The bottom-up power budget of `cluster` (a validated Cluster); memoised per design."""
-    return _budget(cluster.model_dump_json(), site_pue, smoothing)
+    """The bottom-up power budget of `cluster` (a validated Cluster); memoised per design. With
+    `smoothing`, the load model has GPU power smoothing's floor and ramp limit (catalog smoothing)."""
+    b = _budget(cluster.model_dump_json(), site_pue)
+    if not smoothing:
+        return b
+    g, sm = cluster.gpu, consts("smoothing")
+    load = replace(b.load, gpu_floor_w=min(float(sm["floor_frac"]) * g.tdp_w, b.load.gpu_phase_w["compute"]),
+                   gpu_ramp_w_per_s=float(sm["ramp_frac_per_s"]) * g.tdp_w)
+    return replace(b, load=load)
 
 
 def facility_mw(cluster: Cluster, site: Site | None) -> float:
@@ -145,7 +152,7 @@ def facility_mw(cluster: Cluster, site: Site | None) -> float:
 
 
 @lru_cache(maxsize=256)
-def _budget(cluster_json: str, site_pue: float | None, smoothing: bool) -> Budget:
+def _budget(cluster_json: str, site_pue: float | None) -> Budget:
     cluster = Cluster.model_validate_json(cluster_json)
     c, su, g = cluster, cluster.scale_up, cluster.gpu
     host = consts("host")
@@ -234,7 +241,6 @@ def _budget(cluster_json: str, site_pue: float | None, smoothing: bool) -> Budge
         why = "cooling" if cool_lim < su.rack_limit_kw else "rack power"
         notes.append(f"rack draws {rack_kw:.1f} kW nameplate, over the {why} limit of {rack_lim:g} kW")
     # --- load model for the waveform
-    sm = consts("smoothing")
     other_active = it_draw - c.num_gpus * phase["compute"]
     host_np = c.num_servers * su.server_overhead_w
     other_idle = other_active - host_np * act + host_np * float(host["idle_frac"])
@@ -242,8 +248,8 @@ def _budget(cluster_json: str, site_pue: float | None, smoothing: bool) -> Budge
         num_gpus=c.num_gpus,
         gpu_phase_w=phase,
         gpu_idle_w=g.idle_w,
-        gpu_floor_w=min(float(sm["floor_frac"]) * g.tdp_w, phase["compute"]) if smoothing else 0.0,
-        gpu_ramp_w_per_s=float(sm["ramp_frac_per_s"]) * g.tdp_w if smoothing else None,
+        gpu_floor_w=0.0,  # no smoothing: see budget()
+        gpu_ramp_w_per_s=None,
         other_active_w=other_active,
         other_idle_w=other_idle,
         loss_frac=float(consts("facility")["distribution_loss_frac"]),

@@ -8,12 +8,13 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..specs import Scenario
 from .common import console, design, fmt, friendly, print_json
 
 
 def _cluster(name: str | None, scenario: str | None, sets: list[str]):
     d = design(scenario, name, sets)
-    return d.cluster if hasattr(d, "cluster") else d
+    return d.cluster if isinstance(d, Scenario) else d
 
 
 def _design(arg: str, sets: list[str]):

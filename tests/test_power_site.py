@@ -81,7 +81,10 @@ def test_firm_supply_is_grid_plus_generation_never_the_battery():
 
     scen = gf.load_scenario()
     need = facility_mw(scen.cluster, scen.site)
-    assert need == pytest.approx(gf.simulate(scen, detail=False).power.budget.facility_mw)  # one figure
+    res = gf.simulate(scen, detail=False)
+    # one facility figure: the gate, power, simulate and cost
+    assert res.power.budget.facility_mw == pytest.approx(need) and res.cost.facility_mw == pytest.approx(need)
+    assert res.headline()["facility_mw"] == pytest.approx(need)
     # memphis: grid 150 + 35 x 12 MW turbines = 570 MW firm (+150 MW of Megapacks that do not count)
     over = {"site.generation": [], "site.grid_mw": need - 1.0}
     with pytest.raises(gf.SpecError) as exc:

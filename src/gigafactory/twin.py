@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .errors import InfeasiblePlan
+from .errors import InfeasiblePlan, SpecError
 from .fleet.build import BringUp, bringup
 from .fleet.cost import CostReport, cost
 from .fleet.goodput import GoodputResult, goodput
@@ -209,8 +209,6 @@ def simulate(
     simulated-optimum checkpoint search; the headline figures are the same either way.
     """
     if not isinstance(scenario, Scenario):
-        from .errors import SpecError
-
         raise SpecError("scenario", f"expected a resolved Scenario (see gigafactory.resolve), got "
                         f"{type(scenario).__name__}")
     scen = with_seed(scenario, seed)

@@ -1,5 +1,5 @@
 """Build the 100,000-GPU Colossus fabric, derive its collective model (contention included) and cost
-collectives for 65,536 plans at once (targets: fabric < 1 s, < 2 ms per collective call).
+collectives for 65,536 plans at once (targets: fabric < 1 s, < 2 ms of CPU per collective call).
 
 Run: .venv/bin/python benchmarks/fabric_speed.py
 """
@@ -32,13 +32,21 @@ def main() -> None:
     nbytes = rng.uniform(1e3, 1e10, N)
     n = rng.choice([2.0, 4, 8, 16, 32, 64, 128, 512, 4096], N)
     stride = rng.choice([1.0, 2, 4, 8, 16, 64], N)
+    columns = [(rng.choice([2.0, 4, 8, 16, 32, 64, 128, 512, 4096], N), rng.choice([1.0, 2, 4, 8, 16, 64], N))
+               for _ in range(12)]  # fresh group columns: memo misses, as in the engine's chunks
     for fn in (collectives.all_reduce, collectives.reduce_scatter, collectives.all_gather, collectives.all_to_all):
         fn(fab, nbytes, n, stride)
         reps = 20
-        t0 = time.perf_counter()
+        t0 = time.process_time()  # CPU time: the shared box's wall clock mostly measures its neighbours
         for _ in range(reps):
             fn(fab, nbytes, n, stride)
-        print(f"{fn.__name__:15s} {N:,} plans: {(time.perf_counter() - t0) / reps * 1e3:.2f} ms per call (target < 2 ms)")
+        hit = (time.process_time() - t0) / reps
+        t0 = time.process_time()
+        for nn, ss in columns:
+            fn(fab, nbytes, nn, ss)
+        miss = (time.process_time() - t0) / len(columns)
+        print(f"{fn.__name__:15s} {N:,} plans: {hit * 1e3:.2f} ms per call on memoised groups, {miss * 1e3:.2f} ms on "
+              f"new ones (CPU; target < 2 ms)")
     t0 = time.perf_counter()
     p = route_flows(build_topology(cluster("colossus")), "permutation", "ecmp")
     print(f"random permutation, ECMP, 100k flows: {(time.perf_counter() - t0) * 1e3:.0f} ms "

@@ -13,8 +13,9 @@ every value beside it, flagging any that ends on a bound (a term is missing ther
 Objective: mean absolute percentage error plus a quarter of the worst per-GPU MAPE (so no GPU type
 is sacrificed). ``--cv`` (``--cv-gpu``) refits with each source (each GPU type) held out and
 reports the MAPE on the held-out rows; a family, or a recipe, absent from a fold's training rows
-takes its predecessor's fitted value (a recipe: the median of the fitted recipes, else 1), so
-nothing fitted on the held-out rows leaks into its test. Needs scipy (dev dependency).
+takes its predecessor's fitted value (a recipe: the median of the fitted recipes, else 1), and a
+fold without MoE rows sets the two MoE-only parameters to neutral values (``NEUTRAL``), so nothing
+fitted on the held-out rows leaks into its test. Needs scipy (dev dependency).
 """
 
 from __future__ import annotations
@@ -34,20 +35,26 @@ from gigafactory.perf.validate import predict, prepare_all, read_rows
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "groundtruth" / "train.csv"
 OUT = REPO / "src" / "gigafactory" / "catalog" / "calibration.yaml"
-SCALARS = ("attn_scale", "host_kernel_s", "overlap_dp", "overlap_tp")
+SCALARS = ("grouped_gemm_scale", "host_kernel_s", "overlap_dp", "overlap_tp")
+#: where a fold's training rows cannot identify a parameter (no MoE rows: the grouped GEMMs and the
+#: launch floor, which only MoE rows exercise), it takes this neutral value instead of the full fit's
+NEUTRAL = {"grouped_gemm_scale": 1.0, "host_kernel_s": 10e-6}
 PARENT = {"blackwell": "hopper", "hopper": "ampere"}
 
 
-def keys_in_data(prepared) -> tuple[list[str], list[str]]:
-    """The GEMM families and the fitted low-precision recipes the rows exercise."""
+def keys_in_data(prepared) -> tuple[list[str], list[str], list[str]]:
+    """The GEMM families, the families whose rows run flash attention, and the fitted low-precision
+    recipes the rows exercise."""
     fams = sorted({GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared})
+    attn = sorted({GEMM_FAMILY.get(p.cluster.gpu.family, p.cluster.gpu.family) for p in prepared if p.flash})
     recipes = sorted({p.job.precision for p in prepared if p.job.precision in FITTED_RECIPES})
-    return fams, recipes
+    return fams, attn, recipes
 
 
 def names_of(keys) -> list[str]:
-    fams, recipes = keys
-    return [f"gemm_scale.{k}" for k in fams] + [f"lowp_ratio.{k}" for k in recipes] + list(SCALARS)
+    fams, attn, recipes = keys
+    return ([f"gemm_scale.{k}" for k in fams] + [f"attn_scale.{k}" for k in attn] + [f"lowp_ratio.{k}" for k in recipes]
+            + list(SCALARS))
 
 
 def bounds_of(names: list[str]) -> list[tuple[float, float]]:
@@ -55,19 +62,20 @@ def bounds_of(names: list[str]) -> list[tuple[float, float]]:
 
 
 def unpack(x: np.ndarray, base: Calibration, keys) -> Calibration:
-    fams, recipes = keys
-    gs, lr = dict(base.gemm_scale), dict(base.lowp_ratio)
-    gs.update({k: float(v) for k, v in zip(fams, x[: len(fams)], strict=True)})
-    i = len(fams)
-    lr.update({k: float(v) for k, v in zip(recipes, x[i: i + len(recipes)], strict=True)})
-    i += len(recipes)
-    return base.replace(gemm_scale=gs, lowp_ratio=lr, **{n: float(v) for n, v in zip(SCALARS, x[i:], strict=True)})
+    fams, attn, recipes = keys
+    gs, at, lr = dict(base.gemm_scale), dict(base.attn_scale), dict(base.lowp_ratio)
+    i = 0
+    for d, ks in ((gs, fams), (at, attn), (lr, recipes)):
+        d.update({k: float(v) for k, v in zip(ks, x[i: i + len(ks)], strict=True)})
+        i += len(ks)
+    return base.replace(gemm_scale=gs, attn_scale=at, lowp_ratio=lr,
+                        **{n: float(v) for n, v in zip(SCALARS, x[i:], strict=True)})
 
 
 def pack(c: Calibration, keys) -> np.ndarray:
-    fams, recipes = keys
-    return np.asarray([c.gemm_scale.get(k, 0.9) for k in fams] + [c.lowp_ratio.get(k, 0.7) for k in recipes]
-                      + [getattr(c, n) for n in SCALARS], dtype=float)
+    fams, attn, recipes = keys
+    return np.asarray([c.gemm_scale.get(k, 0.9) for k in fams] + [c.attn_scale.get(k, 0.7) for k in attn]
+                      + [c.lowp_ratio.get(k, 0.7) for k in recipes] + [getattr(c, n) for n in SCALARS], dtype=float)
 
 
 def errors(prepared, calib: Calibration) -> tuple[np.ndarray, list[str], list[str]]:
@@ -133,17 +141,20 @@ def print_ranges(c: Calibration, names: list[str]) -> None:
 def _fold(args) -> tuple[str, list[float], list[str], list[str], list[bool]]:
     label, train, test, base, maxfev = args
     c, _ = fit(train, base, maxfev)
-    fams, recipes = keys_in_data(train)
-    tf, tr = keys_in_data(test)
-    gs, lr = dict(c.gemm_scale), dict(c.lowp_ratio)
-    for fam in set(tf) - set(fams):  # a new family takes its predecessor's value, as a new GPU would
-        par = PARENT.get(fam)
-        while par and par not in fams:
-            par = PARENT.get(par)
-        gs[fam] = gs[par] if par else float(np.median([gs[k] for k in fams]))
+    fams, attn, recipes = keys_in_data(train)
+    tf, ta, tr = keys_in_data(test)
+    gs, at, lr = dict(c.gemm_scale), dict(c.attn_scale), dict(c.lowp_ratio)
+    for d, have, need in ((gs, fams, tf), (at, attn, ta)):
+        for fam in set(need) - set(have):  # a new family takes its predecessor's value, as a new GPU would
+            par = PARENT.get(fam)
+            while par and par not in have:
+                par = PARENT.get(par)
+            d[fam] = d[par] if par else float(np.median([d[k] for k in have]))
     for r in set(tr) - set(recipes):  # a recipe absent from training: the fitted recipes' median, else 1
         lr[r] = float(np.median([lr[k] for k in recipes])) if recipes else 1.0
-    c = c.replace(gemm_scale=gs, lowp_ratio=lr)
+    c = c.replace(gemm_scale=gs, attn_scale=at, lowp_ratio=lr)
+    if not any(p.job.model.moe is not None for p in train):
+        c = c.replace(**NEUTRAL)
     e, g, s = errors(test, c)
     return label, list(e), g, s, [p.job.model.moe is not None for p in test]
 
@@ -180,7 +191,9 @@ def write_yaml(c: Calibration, n: int, summary: str, names: list[str], cv: str) 
         *[f"    {k}: {v:.4f}" for k, v in sorted(c.gemm_scale.items()) if k not in GEMM_FAMILY],
         f"  lowp_ratio:  # GEMM rate over the fp8 MAMF, recipes without a measured ceiling; range {rng['lowp_ratio']}",
         *[f"    {k}: {v:.4f}" for k, v in sorted(c.lowp_ratio.items())],
-        f"  attn_scale: {c.attn_scale:.4f}  # in-training attention over the kernels' published rates; range {rng['attn_scale']}",
+        f"  attn_scale:  # in-training attention over the kernels' published rates, per family; range {rng['attn_scale']}",
+        *[f"    {k}: {v:.4f}" for k, v in sorted(c.attn_scale.items()) if k not in GEMM_FAMILY],
+        f"  grouped_gemm_scale: {c.grouped_gemm_scale:.4f}  # MoE grouped GEMMs over dense ones; range {rng['grouped_gemm_scale']}",
         f"  host_kernel_us: {c.host_kernel_s * 1e6:.3f}  # host time per launched kernel; range [2, 40] us",
         "overlap:",
         f'  source: "{src}"',

@@ -191,6 +191,11 @@ def test_vectorised_equals_scalar(name: str, S: float, n: int, s: int) -> None:
     fab = comm_fabric(name)
     arr = C.all_reduce(fab, np.array([S, 2 * S]), np.array([n, n]), np.array([s, s]))
     assert arr[0] == float(C.all_reduce(fab, S, n, s))
+    # one size over many groups, and a 2-D grid of sizes over one group, broadcast like numpy
+    groups = C.all_reduce(fab, S, np.array([n, 2 * n]), np.array([s, s]))
+    assert groups[1] == pytest.approx(float(C.all_reduce(fab, S, 2 * n, s)), rel=1e-12)
+    grid = C.all_reduce(fab, np.full((2, 3), S), n, s)
+    assert grid.shape == (2, 3) and np.all(grid == arr[0])
 
 
 def test_catalog_cluster_resolves_once() -> None:
@@ -209,3 +214,31 @@ def test_memoised_groups_follow_the_arrays_contents() -> None:
     assert np.allclose(first[::257], each, rtol=1e-12)
     n[:] = 2.0  # mutated in place: not served from the memo
     assert np.allclose(C.all_reduce(fab, S, n, s), C.all_reduce(fab, S, np.full(4096, 2.0), s))
+
+
+def test_threads_do_not_share_memo_or_work_arrays() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fab = comm_fabric("eos")
+    rng = np.random.default_rng(2)
+    jobs = [(rng.uniform(1e3, 1e9, 2048), rng.choice([2.0, 16, 512], 2048), rng.choice([1.0, 8], 2048))
+            for _ in range(12)]
+    serial = [C.all_reduce(fab, *j) for j in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda j: C.all_reduce(fab, *j), jobs))
+    assert all(np.array_equal(a, b) for a, b in zip(serial, threaded, strict=True))
+
+
+def test_distinct_groups_path_equals_per_entry_path() -> None:
+    # large integer columns are costed once per distinct (n, stride); a non-integer column takes the
+    # per-entry path: both must agree with scalar calls
+    fab = comm_fabric("meta-llama3-roce")
+    rng = np.random.default_rng(3)
+    n = rng.choice([2.0, 8, 64, 512, 1024], 3000)
+    s = rng.choice([1.0, 2, 8, 64], 3000)
+    S = rng.uniform(1e2, 1e10, 3000)
+    idx = range(0, 3000, 211)
+    for fn in (C.all_reduce, C.reduce_scatter, C.all_gather, C.all_to_all):
+        for stride in (s, s + 0.5):
+            got = fn(fab, S, n, stride)
+            assert np.allclose(got[list(idx)], [float(fn(fab, S[i], n[i], stride[i])) for i in idx], rtol=1e-12)

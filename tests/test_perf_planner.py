@@ -48,7 +48,7 @@ def test_lower_bound_holds_and_pruned_search_is_exhaustive(job8: Job, monkeypatc
     out = batch.evaluate_batch(job8, c, P)
     assert np.all(batch.step_lower_bound(job8, c, S) <= out["step_s"])
     # without the bound every plan is costed, and the top list is the same
-    monkeypatch.setattr(planner, "step_lower_bound", lambda job, cluster, S, calib=None: np.zeros(S["tp"].size))
+    monkeypatch.setattr(planner, "step_lower_bound", lambda job, cluster, S, calib=None, flash=True: np.zeros(S["tp"].size))
     full = plan(job8, c, top=5, cache=False)
     assert full.costed > fast.costed
     assert [r.step_s for r in full.top] == [r.step_s for r in fast.top]

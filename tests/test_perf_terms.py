@@ -158,3 +158,17 @@ def test_columns_round_trip_every_plan_field() -> None:
     assert plan_at(plan_arrays([p]), 0) == p
     d = default_columns(3, tp=np.array([1, 2, 4]))
     assert list(d["tp"]) == [1, 2, 4] and list(d["schedule"]) == [0, 0, 0]
+
+
+def test_context_parallelism_costs_what_it_costs() -> None:
+    # issue 12: Llama 3.1 405B on 16,384 H100 at 8k tokens: CP32 (256-1,024 tokens per GPU, a ring across
+    # nodes) must be slower than CP2 and show its CP time; CP is no longer free
+    from gigafactory.perf.planner import plan
+
+    job = Job(model=model("llama3.1-405b"), tokens=1e12, seq_len=8192, global_batch=2048)
+    c = row_cluster("h100-sxm", 16384)
+    cp2 = plan(job, c, top=1, cp=2).best
+    cp32 = plan(job, c, top=1, cp=32).best
+    assert cp32.step_s > cp2.step_s
+    assert cp32.terms["cp"] > 0.01 * cp32.step_s
+    assert cp32.plan.cp == 32 and cp2.plan.cp == 2

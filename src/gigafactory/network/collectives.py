@@ -416,30 +416,78 @@ def _a2a_coeffs(fab: CommFabric, G: _Group, rows: _Rows) -> _Coeffs:
 
 _BUILD = {"all-reduce": _all_reduce_coeffs, "reduce-scatter": _gather_coeffs, "all-gather": _gather_coeffs,
           "all-to-all": _a2a_coeffs}
-_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray, _Coeffs]] = {}
+_LOCAL = threading.local()  # per-thread memo and work arrays: no state shared between threads
 _CACHE_SIZE = 8
 _CACHE_MIN = 256  # groups; fewer are cheaper to recompute than to look up
 
 
 def _coeffs(fab: CommFabric, op: str, n: Any, stride: Any) -> _Coeffs:
     """Candidate coefficients for these groups; the last few large (n, stride) arrays are memoised by
-    content (the engine costs several collectives over the same group columns)."""
+    content, per thread (the engine costs several collectives over the same group columns)."""
     kind = "gather" if op in ("reduce-scatter", "all-gather") else op
     n_, s_ = np.asarray(n, dtype=float), np.asarray(stride, dtype=float)
     if max(n_.size, s_.size) < _CACHE_MIN:
         G = _Group(fab, n_, s_)
         return _BUILD[op](fab, G, _Rows(G))
+    memo: dict[tuple, tuple[np.ndarray, np.ndarray, _Coeffs]] = _LOCAL.__dict__.setdefault("memo", {})
     key = (fab, kind, n_.shape, s_.shape, _fingerprint(n_), _fingerprint(s_))
-    hit = _CACHE.get(key)
+    hit = memo.get(key)
     if hit is not None and np.array_equal(hit[0], n_) and np.array_equal(hit[1], s_):
         return hit[2]
     recycled = None
-    if len(_CACHE) >= _CACHE_SIZE:
-        recycled = _CACHE.pop(next(iter(_CACHE)))[2].buffers
-    G = _Group(fab, n_, s_)
-    co = _BUILD[op](fab, G, _Rows(G, recycled))
-    _CACHE[key] = (n_.copy(), s_.copy(), co)
+    if len(memo) >= _CACHE_SIZE:
+        recycled = memo.pop(next(iter(memo)))[2].buffers
+    co = _build_distinct(fab, op, n_, s_, recycled)
+    if co is None:
+        G = _Group(fab, n_, s_)
+        co = _BUILD[op](fab, G, _Rows(G, recycled))
+    memo[key] = (n_.copy(), s_.copy(), co)
     return co
+
+
+_LUT_MAX = 1 << 22  # largest rank count or stride the distinct-value tables index directly
+
+
+def _codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distinct values, code of each entry) of a non-negative integer-valued array, by a lookup table
+    (O(size + max), no sort); None when the values are not such integers or too large."""
+    xi = x.astype(np.intp)
+    top = int(xi.max()) if xi.size else 0
+    if top >= _LUT_MAX or int(xi.min()) < 0 or not np.array_equal(xi, x):
+        return None
+    lut = np.zeros(top + 1, dtype=np.intp)
+    lut[xi] = 1
+    values = np.flatnonzero(lut)
+    lut[values] = np.arange(values.size)
+    return values, lut[xi]
+
+
+def _build_distinct(fab: CommFabric, op: str, n: np.ndarray, s: np.ndarray, recycled) -> _Coeffs | None:
+    """The candidates computed once per distinct (n, stride) pair and spread to every plan (a plan
+    column holds a few dozen distinct groups); None when the columns are not integer-valued or too
+    varied, and the caller computes them per entry."""
+    shape = np.broadcast_shapes(n.shape, s.shape)
+    size = math.prod(shape)
+    n_c, s_c = _codes(np.broadcast_to(n, shape).ravel()), _codes(np.broadcast_to(s, shape).ravel())
+    if n_c is None or s_c is None:
+        return None
+    pair = n_c[1] * s_c[0].size + s_c[1]
+    seen = np.bincount(pair, minlength=n_c[0].size * s_c[0].size)
+    distinct = np.flatnonzero(seen)
+    if distinct.size * 4 > size:
+        return None
+    lut = np.zeros(seen.size, dtype=np.intp)
+    lut[distinct] = np.arange(distinct.size)
+    where = lut[pair]
+    G = _Group(fab, n_c[0][distinct // s_c[0].size].astype(float), s_c[0][distinct % s_c[0].size].astype(float))
+    small = _BUILD[op](fab, G, _Rows(G))
+    k = len(small.names)
+    full = (_MAX_ROWS, *shape)
+    lat, inv = recycled if recycled is not None and recycled[0].shape == full else (np.empty(full), np.empty(full))
+    np.take(small.lat, where, axis=1, out=lat[:k].reshape(k, size), mode="clip")
+    np.take(small.inv, where, axis=1, out=inv[:k].reshape(k, size), mode="clip")
+    active = np.take(np.asarray(small.active), where).reshape(shape)
+    return _Coeffs(small.names, lat[:k], inv[:k], small.tree, active, (lat, inv))
 
 
 @cache
@@ -462,9 +510,6 @@ def _tree_correction() -> np.ndarray:
     ok = (octave >= 0) & (octave < corr.shape[1])
     out[:, ok] = 1.0 / corr[:, octave[ok]]
     return out
-
-
-_LOCAL = threading.local()
 
 
 def _scratch(shape: tuple[int, ...]) -> np.ndarray:
@@ -492,7 +537,8 @@ def _times(co: _Coeffs, nbytes: Any) -> np.ndarray:
     t = np.multiply(S * (1.0 + ramp), inv, out=_scratch(np.broadcast_shapes(S.shape, inv.shape)))
     if co.tree:
         e = np.clip(np.frexp(S)[1], 0, 79)
-        t[co.tree[0]:co.tree[-1] + 1] *= np.take(_tree_correction(), e, axis=1)
+        corr = np.take(_tree_correction(), e, axis=1)  # (3, *S.shape): align S's axes right in t
+        t[co.tree[0]:co.tree[-1] + 1] *= corr.reshape((3,) + (1,) * (t.ndim - 1 - S.ndim) + S.shape)
     t += lat
     return t
 
@@ -535,7 +581,9 @@ def send_recv(fab: CommFabric, nbytes: Any, stride: Any) -> np.ndarray:
     """Seconds for one point-to-point message between ranks `stride` apart (pipeline stages, CP rings):
     NVLink inside a domain; across, the GPU's NICs and the latency of the tiers between the two. Every
     rank sends to its peer at once (a pipeline or CP step), so when the peer sits outside a level-i pod
-    all the pod's GPUs push through its uplinks: the rate is divided by their oversubscription."""
+    all the pod's GPUs push through its uplinks: the rate is divided by their oversubscription.
+    Zero bytes cost zero (a term that moves nothing, like every function here); one byte gives the
+    hop's latency."""
     k = _k()
     S = np.maximum(np.asarray(nbytes, dtype=float), 0.0)
     s = np.maximum(np.asarray(stride, dtype=float), 1.0)

@@ -282,15 +282,11 @@ def _design(servers, rails, k, tiers, over, rail_opt, pod_eps):
     return down, up, branch, _count(leaves, down, up, branch)
 
 
-def build_topology(cluster: Cluster | str, **overrides: Any) -> Topology:
+def build_topology(cluster: Cluster, **overrides: Any) -> Topology:
     """Build the scale-out fabric of `cluster`. Overrides: tiers, radix, link_gbps, nics_per_gpu,
     oversubscription (top tier), oversubscription_by_tier (tiers 1..L-1), rail_optimized, pod_gpus,
     planes, num_gpus. Raises SpecError with the smallest fix when the design cannot be built.
     Memoised per cluster (without overrides): a scenario builds each fabric once."""
-    if isinstance(cluster, str):  # a catalog name: only tests/test_network_collectives.py still passes one
-        from ..resolve import cluster as resolve_cluster  # noqa: I001 - shim, see the import contract
-
-        cluster = resolve_cluster(cluster)
     if not isinstance(cluster, Cluster):
         raise SpecError("cluster", f"expected a Cluster spec, got {type(cluster).__name__}")
     if not overrides:

@@ -52,6 +52,11 @@ def _const(key: str) -> float:
     return float(catalog.entry("perf", "attention-kernels")[key])
 
 
+def attention_bwd_factor() -> float:
+    """Backward matmul FLOPs over the forward's (the backward recomputes the scores)."""
+    return _const("bwd_flops_factor")
+
+
 def core_flops(T, s_kv, heads_local, d_qk: float, d_v: float, causal: bool = True):
     """Forward matmul FLOPs of the attention core: QK^T and PV over the (causal half of the) scores."""
     return 2.0 * np.asarray(T, dtype=float) * s_kv * heads_local * (d_qk + d_v) * (0.5 if causal else 1.0)

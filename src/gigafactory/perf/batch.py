@@ -24,11 +24,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..network import collectives as nc
 from ..specs import Cluster, Job
-from . import comm as nc
-from .attention import core_flops, flash_times, kernel_for, unfused_times
+from .attention import (
+    attention_bwd_factor,
+    core_flops,
+    flash_times,
+    kernel_efficiency,
+    kernel_for,
+    unfused_times,
+)
 from .columns import PLAN_COLUMNS, code
-from .communication import cp_exchange, dp_times, etp_collectives, moe_dispatch, pp_send, tp_collective
+from .communication import (
+    A2A,
+    cp_variants,
+    dispatch_variants,
+    dp_times,
+    etp_collectives,
+    pp_send,
+    tp_collective,
+)
 from .efficiency import INPUT_BYTES, Calibration, calibration, compute_clock_factor, const, exp_rate, sms
 from .gemm import GemmDevice, gemm_time, linear_times
 from .launch import kernels_per_pass
@@ -38,6 +53,7 @@ from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
 from .schedules import (
     DUALPIPE,
     DUALPIPE_V,
+    INTERLEAVED,
     ONE_F_ONE_B,
     bubble_time,
     chunks_per_stage,
@@ -74,11 +90,16 @@ def evaluate_batch(
     calib: Calibration | None = None,
     flash: bool = True,
     fabric=None,
+    choose: tuple[str, ...] = (),
+    dispatchers: tuple[str, ...] = ("alltoall", "flex"),
 ) -> dict[str, np.ndarray]:
     """Step time, terms, throughput and memory for the plans in `P` (column arrays, perf/columns.py).
 
     `flash=False` runs unfused attention (pre-2022 Megatron). ``job.moe_routing`` decides the MoE
-    expert load (:func:`moe_imbalance`) and whether MoE layers sync on their token counts (dropless)."""
+    expert load (:func:`moe_imbalance`) and whether MoE layers sync on their token counts (dropless).
+    Columns named in `choose` (``cp_comm_type``, ``moe_dispatcher``: each changes only its own term)
+    are not read but chosen per plan, the fastest valid option (dispatchers among `dispatchers`);
+    the choice comes back in the output under the column's name."""
     c = calib or calibration()
     a = arch(job.model)
     gpu = cluster.gpu
@@ -110,8 +131,9 @@ def evaluate_batch(
     if a.moe_layers:
         local = a.experts / ep
         per_expert = ep * etp * T_h * a.top_k / a.experts * imbalance  # tokens of the busiest local expert
-        g_exp = _sum3(linear_times(dev, per_expert, H, mult_in * a.expert_ffn / etp, local),
-                      linear_times(dev, per_expert, a.expert_ffn / etp, H, local))
+        grouped = GemmDevice(dev.rate * c.grouped_gemm_scale, dev.sms, dev.hbm, dev.in_bytes)
+        g_exp = _sum3(linear_times(grouped, per_expert, H, mult_in * a.expert_ffn / etp, local),
+                      linear_times(grouped, per_expert, a.expert_ffn / etp, H, local))
         g_sh = _sum3(linear_times(dev, T, H, mult_in * a.shared * a.expert_ffn / tp),
                      linear_times(dev, T, a.shared * a.expert_ffn / tp, H)) if a.shared else (0.0, 0.0, 0.0)
         g_router = linear_times(dev16, T_h, H, float(a.experts))
@@ -124,7 +146,7 @@ def evaluate_batch(
         kernel = kernel_for(job.framework)
         flops = core_flops(T, s, a.heads / tp, a.d_qk, a.d_v)
         att_f, att_b = flash_times(gpu, kernel, flops, T * s * a.heads / tp * 0.5, s / cp, gpu.peak("bf16") * 1e12 * clock,
-                                   exp_rate(gpu) * clock, c.attn_scale)
+                                   exp_rate(gpu) * clock, c.attention_scale(gpu))
     else:
         flops = core_flops(T, s, a.heads / tp, a.d_qk, a.d_v)
         att_f, att_b = unfused_times(dev16.rate, flops, T * s * a.heads / tp, hbm, const("attention", "unfused_score_bytes"))
@@ -155,11 +177,23 @@ def evaluate_batch(
     t_tp1 = tp_collective(fab, T, H, tp) * (1 - c.overlap_tp * tpo)
     n_tp = np.where(tp > 1, 8 + 4 * rc_full, 0.0)
     tp_layer = n_tp * t_tp1
-    cp_f, cp_b = cp_exchange(fab, f["cp_comm_type"], T, kv_local, a.q_dim / tp, tp, cp, att_f, att_b,
-                             cluster.domain_size)
-    cp_layer = cp_f * (1 + rc_full) + cp_b
+    cpv = cp_variants(fab, T, kv_local, a.q_dim / tp, tp, cp, att_f, att_b, cluster.domain_size)
+    cp_cost = {k: fv * (1 + rc_full) + bv for k, (fv, bv) in cpv.items()}
+    if "cp_comm_type" in choose:  # Ulysses (a2a) needs the local heads divisible by cp
+        ok_a2a = np.floor(a.heads / tp) % cp == 0
+        cp_cost[A2A] = np.where(ok_a2a, cp_cost[A2A], np.inf)
+        keys = sorted(cp_cost)
+        pick = np.argmin(np.stack([cp_cost[k] * np.ones_like(tp) for k in keys]), axis=0)
+        f["cp_comm_type"] = np.asarray(keys, dtype=float)[pick]
+    cp_type = f["cp_comm_type"]
+    cp_layer = np.select([cp_type == k for k in cp_cost], list(cp_cost.values()))
     if a.moe_layers:
-        disp = moe_dispatch(fab, cluster, f["moe_dispatcher"], T_h, H, a.top_k, ep, etp, low)
+        dv = dispatch_variants(fab, cluster, T_h, H, a.top_k, ep, etp, low)
+        if "moe_dispatcher" in choose:
+            keys = [code("moe_dispatcher", d) for d in dispatchers]
+            pick = np.argmin(np.stack([dv[k] * np.ones_like(tp) for k in keys]), axis=0)
+            f["moe_dispatcher"] = np.asarray(keys, dtype=float)[pick]
+        disp = np.select([f["moe_dispatcher"] == k for k in dv], list(dv.values()))
         disp = disp + etp_collectives(fab, per_expert * local / np.maximum(etp, 1), H, etp)
         ep_all = disp * (2 + rc_full)  # forward, backward, recomputed forward
         moe_compute = mF + mB + mW
@@ -267,6 +301,8 @@ def evaluate_batch(
         "microbatches": m,
         "gpus": N,
     }
+    for k in choose:
+        out[k] = f[k].astype(np.int64)
     out["compute"] = out["gemm"] + out["attention"] + out["memory_bound"]
     out["host"] = out["launch"]
     mf = model_flops_per_token(job.model, job.seq_len, causal=True)
@@ -285,16 +321,42 @@ def moe_imbalance(routing: str) -> float:
     return 1.0 if routing == "force-balanced" else const("moe-dispatch", "imbalance_real_routing")
 
 
-def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib: Calibration | None = None) -> np.ndarray:
-    """A floor under :func:`evaluate_batch`'s step time: the step's matmul FLOPs (6 x active matmul
-    parameters per token, LM head included) spread evenly over the GPUs the plan uses, every GEMM at
-    the large-GEMM rate (no GEMM runs faster: wave quantisation and the K loop only slow it).
-    Attention, memory traffic, communication, bubble and recompute only add to it."""
+def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib: Calibration | None = None,
+                     flash: bool = True) -> np.ndarray:
+    """A floor under :func:`evaluate_batch`'s step time, per plan. Its parts only ever undercount:
+
+    * the step's matmul FLOPs (6 x active matmul parameters per token, LM head included) spread evenly
+      over the plan's GPUs at the large-GEMM rate (wave quantisation and the K loop only slow a GEMM);
+    * plus the attention core's FLOPs at the kernel's long-chunk rate (short chunks only slow it);
+    * times ``1 + (p - 1) / (v m)`` for 1F1B and interleaved plans: their bubble is at least that share
+      of the slowest stage's micro-batch work, which is at least the mean stage's (zero-bubble and
+      DualPipe schedules get no such factor).
+    Communication, memory-bound work, launches and recompute only add to it."""
     c = calib or calibration()
-    dev, _, _ = devices(job, cluster, c)
-    flops = 6.0 * matmul_params_per_token(job.model) * job.global_batch * job.seq_len
-    n = np.asarray(P["tp"], dtype=float) * np.asarray(P["pp"], dtype=float) * np.asarray(P["cp"], dtype=float) * np.asarray(P["dp"], dtype=float)
-    return flops / (n * max(dev.rate, evaluate_lm_head_rate(job, cluster, c)))
+    gpu = cluster.gpu
+    dev, dev16, _ = devices(job, cluster, c)
+    a = arch(job.model)
+    tokens = float(job.global_batch) * job.seq_len
+    gemm = 6.0 * matmul_params_per_token(job.model) * tokens / max(dev.rate, dev16.rate)
+    clock = compute_clock_factor(gpu)
+    if not flash:  # unfused: two batched GEMMs over the full score matrix forward, twice that backward
+        attn = 6.0 * float(core_flops(1.0, job.seq_len, a.heads, a.d_qk, a.d_v)) * a.layers * tokens / dev16.rate
+    else:
+        kern = kernel_for(job.framework)
+        fwd_eff, bwd_eff = kernel_efficiency(kern, gpu.family)
+        flops = float(core_flops(1.0, job.seq_len, a.heads, a.d_qk, a.d_v)) * a.layers * tokens
+        peak = gpu.peak("bf16") * 1e12 * clock * c.attention_scale(gpu)
+        attn = flops / (peak * fwd_eff) + attention_bwd_factor() * flops / (peak * bwd_eff)
+    col = {k: np.asarray(P[k], dtype=float) for k in ("tp", "pp", "cp", "dp")}
+    n = col["tp"] * col["pp"] * col["cp"] * col["dp"]
+    base = (gemm + attn) / n
+    pp = col["pp"]
+    v = np.asarray(P.get("vpp", 1.0), dtype=float)
+    mbs = np.asarray(P.get("mbs", 1.0), dtype=float)
+    m = job.global_batch / (col["dp"] * mbs)
+    sched = np.asarray(P.get("schedule", ONE_F_ONE_B), dtype=float)
+    bubbled = (sched == ONE_F_ONE_B) | (sched == INTERLEAVED)
+    return base * np.where(bubbled, 1.0 + (pp - 1) / (np.maximum(v, 1.0) * m), 1.0)
 
 
 def evaluate_lm_head_rate(job: Job, cluster: Cluster, c: Calibration) -> float:

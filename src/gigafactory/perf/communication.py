@@ -34,7 +34,7 @@ from functools import cache
 import numpy as np
 
 from .. import catalog
-from . import comm as nc
+from ..network import collectives as nc
 from .columns import code
 
 P2P, A2A, ALLGATHER = (code("cp_comm_type", s) for s in ("p2p", "a2a", "allgather"))
@@ -52,7 +52,15 @@ def tp_collective(fab, T, hidden: float, tp):
 
 
 def cp_exchange(fab, cp_type, T, kv_local, q_local, tp, cp, attn_f, attn_b, domain: int):
-    """(forward, backward) exposed seconds of context parallelism in one layer (see module doc).
+    """(forward, backward) exposed seconds of context parallelism in one layer (see module doc)."""
+    v = cp_variants(fab, T, kv_local, q_local, tp, cp, attn_f, attn_b, domain)
+    f = np.select([cp_type == A2A, cp_type == ALLGATHER], [v[A2A][0], v[ALLGATHER][0]], default=v[P2P][0])
+    b = np.select([cp_type == A2A, cp_type == ALLGATHER], [v[A2A][1], v[ALLGATHER][1]], default=v[P2P][1])
+    return f, b
+
+
+def cp_variants(fab, T, kv_local, q_local, tp, cp, attn_f, attn_b, domain: int) -> dict[int, tuple]:
+    """(forward, backward) exposed seconds of each ``cp_comm_type``, by its column code.
 
     Every rank of the ring sends at once, so a ring step lasts as long as its slowest hop: a ring
     whose ``tp x cp`` ranks span NVLink domains waits for the hop that leaves the domain."""
@@ -65,20 +73,25 @@ def cp_exchange(fab, cp_type, T, kv_local, q_local, tp, cp, attn_f, attn_b, doma
     qkvo = np.asarray(T, dtype=float) * (2.0 * q_local + 2.0 * kv_local) * 2.0
     a2a = nc.all_to_all(fab, qkvo, cp, tp)
     ag = nc.all_gather(fab, kv_bytes * cp, cp, tp)
-    f = np.select([cp_type == A2A, cp_type == ALLGATHER], [a2a, ag], default=ring_f)
-    b = np.select([cp_type == A2A, cp_type == ALLGATHER], [a2a, ag], default=ring_b)
     on = np.asarray(cp) > 1
-    return np.where(on, f, 0.0), np.where(on, b, 0.0)
+    return {P2P: (np.where(on, ring_f, 0.0), np.where(on, ring_b, 0.0)), A2A: (np.where(on, a2a, 0.0), np.where(on, a2a, 0.0)),
+            ALLGATHER: (np.where(on, ag, 0.0), np.where(on, ag, 0.0))}
 
 
 def moe_dispatch(fab, cluster, dispatcher, T_h, hidden: float, top_k: int, ep, etp, low_precision: bool):
     """Seconds of one dispatch plus one combine of an MoE layer for one micro-batch."""
+    v = dispatch_variants(fab, cluster, T_h, hidden, top_k, ep, etp, low_precision)
+    d = np.asarray(dispatcher)
+    return np.select([d == DISPATCH_AG, d == DISPATCH_FLEX], [v[DISPATCH_AG], v[DISPATCH_FLEX]], default=v[DISPATCH_A2A])
+
+
+def dispatch_variants(fab, cluster, T_h, hidden: float, top_k: int, ep, etp, low_precision: bool) -> dict[int, np.ndarray]:
+    """Seconds of one dispatch plus one combine under each dispatcher, by its column code."""
     T_h = np.asarray(T_h, dtype=float)
     ep = np.asarray(ep, dtype=float)
     copy_bytes = T_h * top_k * hidden
-    fp8 = low_precision & (np.asarray(dispatcher) == DISPATCH_FLEX)
-    d_bytes = np.where(fp8, _moe("fp8_dispatch_bytes"), 2.0)
-    a2a = nc.all_to_all(fab, copy_bytes * d_bytes, ep, etp) + nc.all_to_all(fab, copy_bytes * 2.0, ep, etp)
+    d_bytes = _moe("fp8_dispatch_bytes") if low_precision else 2.0  # DeepEP dispatches fp8 where the recipe is
+    a2a = 2.0 * nc.all_to_all(fab, copy_bytes * 2.0, ep, etp)
     gather = 2.0 * nc.all_gather(fab, T_h * hidden * 2.0 * ep, ep, etp)
     # DeepEP: ranks of the group per NVLink domain and the domains it spans
     g = np.minimum(ep, np.maximum(1.0, np.floor(cluster.domain_size / np.maximum(etp, 1))))
@@ -89,10 +102,9 @@ def moe_dispatch(fab, cluster, dispatcher, T_h, hidden: float, top_k: int, ep, e
     intra = per_token * top_k * (g - 1) / ep
     remote = per_token * (d - 1) * (1 - (1 - 1 / d) ** top_k)
     one_way = lambda b: np.maximum(intra * b / nvl, remote * b / rdma)  # noqa: E731
-    flex = one_way(d_bytes) + one_way(2.0) + np.where(d > 1, 2 * nc.send_recv(fab, 0.0, fab_domain(cluster)), 0.0)
-    t = np.select([np.asarray(dispatcher) == DISPATCH_AG, np.asarray(dispatcher) == DISPATCH_FLEX], [gather, flex],
-                  default=a2a)
-    return np.where(ep > 1, t, 0.0)
+    flex = one_way(d_bytes) + one_way(2.0) + np.where(d > 1, 2 * nc.send_recv(fab, 1.0, fab_domain(cluster)), 0.0)
+    on = ep > 1
+    return {DISPATCH_A2A: np.where(on, a2a, 0.0), DISPATCH_AG: np.where(on, gather, 0.0), DISPATCH_FLEX: np.where(on, flex, 0.0)}
 
 
 def fab_domain(cluster) -> int:

@@ -8,7 +8,11 @@ physically plausible range, :data:`RANGES`, which the fit prints and never needs
   Blackwell's): clock under sustained load, L2 misses, launch gaps between a layer's GEMMs;
 * ``lowp_ratio[recipe]`` for the recipes without a measured ceiling: torchao's row-wise fp8 and
   NVFP4, GEMM rate over the fp8 ceiling (per-tensor fp8 and MXFP8 use the measured fp8 MAMF as is);
-* ``attn_scale``: in-training attention rate over the kernels' published rates;
+* ``attn_scale[family]``: in-training attention rate over the kernels' published rates, per family
+  (Blackwell's kernel rates are estimates; Blackwell Ultra shares them);
+* ``grouped_gemm_scale``: the MoE experts' grouped GEMMs over a dense GEMM of the same shape
+  (Transformer Engine's GroupedLinear runs one cuBLAS GEMM per local expert on several streams, with
+  per-expert quantisation and bookkeeping between them);
 * ``host_kernel_s``: host time per launched kernel (the launch floor, perf/launch.py);
 * ``overlap_dp``, ``overlap_tp``: the fractions of DP and TP communication hidden behind compute.
 """
@@ -38,6 +42,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "gemm_scale": (0.70, 1.05),
     "lowp_ratio": (0.30, 1.00),
     "attn_scale": (0.50, 1.30),
+    "grouped_gemm_scale": (0.40, 1.00),
     "host_kernel_s": (2e-6, 40e-6),
     "overlap_dp": (0.0, 1.0),
     "overlap_tp": (0.0, 1.0),
@@ -48,7 +53,8 @@ RANGES: dict[str, tuple[float, float]] = {
 class Calibration:
     gemm_scale: dict[str, float]
     lowp_ratio: dict[str, float]
-    attn_scale: float
+    attn_scale: dict[str, float]
+    grouped_gemm_scale: float
     host_kernel_s: float
     overlap_dp: float
     overlap_tp: float
@@ -61,6 +67,11 @@ class Calibration:
         ratio = self.lowp_ratio.get(precision, 1.0) if precision in FITTED_RECIPES else 1.0
         return mamf(gpu, MAMF_KEY.get(precision, "bf16")) * scale * ratio
 
+    def attention_scale(self, gpu: Gpu) -> float:
+        """In-training attention rate over the kernels' published rates for the GPU's family."""
+        fam = GEMM_FAMILY.get(gpu.family, gpu.family)
+        return self.attn_scale.get(fam, float(np.median(list(self.attn_scale.values()))))
+
     def replace(self, **kw: Any) -> Calibration:
         return replace(self, **kw)
 
@@ -72,7 +83,8 @@ def calibration() -> Calibration:
     return Calibration(
         gemm_scale={k: float(v) for k, v in c["gemm_scale"].items()},
         lowp_ratio={k: float(v) for k, v in c["lowp_ratio"].items()},
-        attn_scale=float(c["attn_scale"]),
+        attn_scale={k: float(v) for k, v in c["attn_scale"].items()},
+        grouped_gemm_scale=float(c["grouped_gemm_scale"]),
         host_kernel_s=float(c["host_kernel_us"]) * 1e-6,
         overlap_dp=float(o["dp"]),
         overlap_tp=float(o["tp"]),

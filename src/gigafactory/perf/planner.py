@@ -37,7 +37,7 @@ from .batch import RECOMPUTE, evaluate_batch, step_lower_bound
 from .columns import choices, code, default_columns, plan_at
 from .efficiency import Calibration
 from .params import arch
-from .rules import OOM, PRUNED, REASONS, reject_codes
+from .rules import NOT_SEARCHED, OOM, PRUNED, REASONS, reject_codes
 from .step import StepResult, result_at
 
 MBS = (1, 2, 4, 8, 16)
@@ -45,13 +45,19 @@ VPP = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
 ZEROS = (0, 1, 2, 3)
 CP_MAX = 64
 CHUNK = 1 << 16  # plans costed per vectorised pass
-LATE_AXES = ("etp", "schedule", "cp_comm_type", "moe_dispatcher")  # added after vpp, each rule-checked
+LATE_AXES = ("etp", "schedule")  # added after vpp, each rule-checked (and any fixed choice axis)
 ETP = (1, 2, 4, 8)
-#: the choices searched per axis (schedule: interleaved comes with vpp > 1; DualPipe's two parameter
-#: copies rarely pay, so the search offers DualPipeV; `plan --schedule dualpipe` asks for it)
-SCHEDULES = ("1f1b", "interleaved", "zb-h1", "zb-v", "dualpipev")
-CP_TYPES = ("p2p", "a2a", "allgather")
-DISPATCHERS = ("alltoall", "flex")
+#: the schedules each stack implements (Megatron-Core: 1F1B and interleaved 1F1B; torchtitan's
+#: torch.distributed.pipelining: 1F1B, Interleaved1F1B, ZBVZeroBubble, DualPipeV; interleaved comes
+#: with vpp > 1). DualPipe's two parameter copies rarely pay; `plan --schedule dualpipe` asks for it.
+SCHEDULES = {"megatron": ("1f1b", "interleaved"), "nemo": ("1f1b", "interleaved"),
+             "torchtitan": ("1f1b", "interleaved", "zb-v", "dualpipev"), "other": ("1f1b", "interleaved")}
+#: ZeRO stages each stack offers: Megatron's DDP, distributed optimizer and Megatron-FSDP; torchtitan's
+#: DDP and FSDP2 (ZeRO-2 proper exists only in DeepSpeed-style stacks)
+ZERO_BY_FRAMEWORK = {"megatron": (0, 1, 3), "nemo": (0, 1, 3), "torchtitan": (0, 3), "other": ZEROS}
+#: MoE dispatchers each stack has (Megatron: alltoall, allgather, flex = DeepEP; torchtitan: all-to-all)
+DISPATCHERS = {"megatron": ("alltoall", "flex"), "nemo": ("alltoall", "flex"), "torchtitan": ("alltoall",),
+               "other": ("alltoall",)}
 CHOICE_AXES = ("schedule", "cp_comm_type", "moe_dispatcher")
 CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", "sequence_parallel",
                "tp_comm_overlap", "ep_comm_overlap", "tp_cross_domain", "max_tp", "flash", "etp", "schedule",
@@ -105,17 +111,14 @@ def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
         "mbs": np.asarray(MBS, dtype=np.int64),
         "vpp": np.asarray(VPP, dtype=np.int64),
         "recompute": np.arange(len(RECOMPUTE), dtype=np.int64),
-        "zero": np.asarray(ZEROS, dtype=np.int64),
+        "zero": np.asarray(ZERO_BY_FRAMEWORK[job.framework], dtype=np.int64),
         "etp": np.asarray([e for e in ETP if e <= cluster.domain_size] if a.moe_layers else [1], dtype=np.int64),
-        "schedule": np.asarray([code("schedule", x) for x in SCHEDULES], dtype=np.int64),
-        "cp_comm_type": np.asarray([code("cp_comm_type", x) for x in CP_TYPES], dtype=np.int64),
-        "moe_dispatcher": np.asarray([code("moe_dispatcher", x) for x in DISPATCHERS] if a.moe_layers else [0],
-                                     dtype=np.int64),
+        "schedule": np.asarray([code("schedule", x) for x in SCHEDULES[job.framework]], dtype=np.int64),
     }
     for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero", "etp"):
         if con.get(k) is not None:
             ax[k] = np.asarray([int(con[k])], dtype=np.int64)
-    for k in CHOICE_AXES:
+    for k in CHOICE_AXES:  # cp_comm_type and moe_dispatcher are chosen inside the engine unless fixed
         if con.get(k) is not None:
             opts = choices(k)
             if con[k] not in opts:
@@ -136,18 +139,16 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
     survivors times one axis. Not-yet-added axes hold a neutral value (1) that no rule rejects.
     """
     per_plan = ax["recompute"].size * ax["zero"].size
-    tail = ("ep", "mbs", "vpp", *LATE_AXES)
+    tail = ("ep", "mbs", "vpp", *LATE_AXES, *(k for k in CHOICE_AXES if k in ax and k not in LATE_AXES))
     later = {k: int(np.prod([ax[j].size for j in tail[i + 1:]], dtype=np.int64)) for i, k in enumerate(tail)}
     g = np.meshgrid(ax["tp"], ax["pp"], ax["cp"], ax["dp"], indexing="ij")
     S = {k: v.ravel() for k, v in zip(("tp", "pp", "cp", "dp"), g, strict=True)}
     rejected: Counter = Counter()
 
     def check(S: dict[str, np.ndarray], weight: int) -> dict[str, np.ndarray]:
-        n = S["tp"].size
-        full = {k: S.get(k, np.ones(n, dtype=np.int64)) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "etp")}
-        full.update({k: S.get(k, np.zeros(n, dtype=np.int64)) for k in CHOICE_AXES})
-        if "vpp" in S and "schedule" not in S:  # until the schedule axis is added, vpp decides it
-            full["schedule"] = np.where(S["vpp"] > 1, code("schedule", "interleaved"), 0)
+        one = np.ones(1, dtype=np.int64)
+        full = {k: S.get(k, one) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs")}
+        full.update({k: S[k] for k in (*LATE_AXES, *CHOICE_AXES) if k in S})  # absent: defaults, never rejected
         reasons = reject_codes(job, cluster, full, tp_cross_domain)
         for c, k in enumerate(np.bincount(reasons, minlength=len(REASONS) + 1)):
             if c and k:
@@ -161,6 +162,10 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
         S = {k: np.repeat(v, vals.size) for k, v in S.items()}
         S[name] = np.tile(vals, n)
         S = check(S, later[name])
+        if name == "etp" and vals.size > 1:  # search ETP 1 or = TP (Megatron's usual pair); --etp forces others
+            keep = (S["etp"] == 1) | (S["etp"] == S["tp"])
+            rejected[NOT_SEARCHED] += int((~keep).sum()) * later[name] * per_plan
+            S = {k: v[keep] for k, v in S.items()}
     return S, rejected
 
 
@@ -197,10 +202,11 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
     cross = bool(con.get("tp_cross_domain", False))
     flash = bool(con.get("flash", True))
     S, rejected = structural(job, cluster, ax, cross)
+    choose = tuple(k for k in ("cp_comm_type", "moe_dispatcher") if k not in ax)
     n_rz = ax["recompute"].size * ax["zero"].size
     n_space = int(np.prod([v.size for v in ax.values()], dtype=np.int64))
-    order = np.argsort(step_lower_bound(job, cluster, S, calib), kind="stable") if S["tp"].size else np.zeros(0, int)
-    lb = step_lower_bound(job, cluster, {k: v[order] for k, v in S.items()}, calib) if order.size else np.zeros(0)
+    order = np.argsort(step_lower_bound(job, cluster, S, calib, flash), kind="stable") if S["tp"].size else np.zeros(0, int)
+    lb = step_lower_bound(job, cluster, {k: v[order] for k, v in S.items()}, calib, flash) if order.size else np.zeros(0)
     S = {k: v[order] for k, v in S.items()}
     rz_rc = np.repeat(ax["recompute"], ax["zero"].size)
     rz_zero = np.tile(ax["zero"], ax["recompute"].size)
@@ -221,7 +227,9 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         n = V["tp"].size
         V = default_columns(n, **V, **{k: np.full(n, int(con[k]), dtype=np.int64) for k in (
             "sequence_parallel", "tp_comm_overlap", "ep_comm_overlap") if k in con})
-        out = evaluate_batch(job, cluster, V, calib=calib, flash=flash)
+        out = evaluate_batch(job, cluster, V, calib=calib, flash=flash, choose=choose,
+                             dispatchers=DISPATCHERS[job.framework])
+        V.update({k: out[k] for k in choose})
         costed += n
         fits = out["mem_total"] <= out["mem_capacity"]
         oom += int((~fits).sum())

@@ -32,19 +32,24 @@ REASONS = {
     12: "etp must divide tp x cp x dp / ep (and be 1 for dense models)",
     13: "option without effect on this plan (cp_comm_type needs cp > 1, a2a needs heads/tp divisible by cp; "
         "a dispatcher other than alltoall needs ep > 1)",
+    14: "not searched: expert tensor parallelism other than 1 or tp (plan --etp asks for it)",
 }
 OOM = 9
 PRUNED = 10
+NOT_SEARCHED = 14
 
 
 def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_domain: bool = False) -> np.ndarray:
     a = arch(job.model)
     tp, pp, v, cp, ep, dp, mbs = (np.asarray(P[k], dtype=np.int64) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs"))
-    code = np.zeros(np.broadcast(tp, pp, v, cp, ep, dp, mbs).shape, dtype=np.int8)
+    shape = np.broadcast(tp, pp, v, cp, ep, dp, mbs).shape
+    code = np.zeros(shape, dtype=np.int8)
 
     def mark(bad, c):
-        nonlocal code
-        code = np.where((code == 0) & bad, c, code).astype(np.int8)
+        """Give reason `c` to the plans it makes bad that no earlier reason ruled out."""
+        bad = np.broadcast_to(bad, shape)
+        if bad.any():
+            code[bad & (code == 0)] = c
 
     mark(tp * pp * cp * dp > cluster.num_gpus, 1)
     mark((a.heads % tp != 0) | (a.kv_heads % tp != 0), 2)
@@ -61,19 +66,22 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
     else:
         mark(ep != 1, 7)
     mark((cp > 1) & (job.seq_len % (2 * cp) != 0), 8)
-    one = np.ones_like(tp)
-    sched = np.asarray(P.get("schedule", 0 * one), dtype=np.int64)
-    etp = np.asarray(P.get("etp", one), dtype=np.int64)
-    cpt = np.asarray(P.get("cp_comm_type", _P2P * one), dtype=np.int64)
-    disp = np.asarray(P.get("moe_dispatcher", _ALLTOALL * one), dtype=np.int64)
-    v_shape = (sched == _ZBV) | (sched == _DUALPIPE) | (sched == _DUALPIPEV)
-    mark((sched == _INTERLEAVED) != (v > 1), 11)
-    mark(v_shape & ((v > 1) | (pp == 1) | (2 * pp > a.layers + 2)), 11)
-    mark((sched == _DUALPIPE) & ((pp % 2 != 0) | (m < pp)), 11)
-    if a.moe_layers:
-        mark((tp * cp * dp) % np.maximum(ep * etp, 1) != 0, 12)
-    else:
-        mark(etp != 1, 12)
-    mark(((cpt != _P2P) & (cp == 1)) | ((cpt == _A2A) & ((a.heads // np.maximum(tp, 1)) % np.maximum(cp, 1) != 0)), 13)
-    mark((disp != _ALLTOALL) & (ep == 1), 13)
+    # columns a caller leaves out hold their defaults, which no rule below rejects
+    if "schedule" in P:
+        sched = np.asarray(P["schedule"], dtype=np.int64)
+        v_shape = (sched == _ZBV) | (sched == _DUALPIPE) | (sched == _DUALPIPEV)
+        mark((sched == _INTERLEAVED) != (v > 1), 11)
+        mark(v_shape & ((v > 1) | (pp == 1) | (2 * pp > a.layers + 2)), 11)
+        mark((sched == _DUALPIPE) & ((pp % 2 != 0) | (m < pp)), 11)
+    if "etp" in P:
+        etp = np.asarray(P["etp"], dtype=np.int64)
+        if a.moe_layers:
+            mark((tp * cp * dp) % np.maximum(ep * etp, 1) != 0, 12)
+        else:
+            mark(etp != 1, 12)
+    if "cp_comm_type" in P:
+        cpt = np.asarray(P["cp_comm_type"], dtype=np.int64)
+        mark(((cpt != _P2P) & (cp == 1)) | ((cpt == _A2A) & ((a.heads // np.maximum(tp, 1)) % np.maximum(cp, 1) != 0)), 13)
+    if "moe_dispatcher" in P:
+        mark((np.asarray(P["moe_dispatcher"], dtype=np.int64) != _ALLTOALL) & (ep == 1), 13)
     return code

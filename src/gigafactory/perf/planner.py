@@ -36,8 +36,9 @@ from ..specs import Cluster, Job
 from .batch import RECOMPUTE, evaluate_batch, step_lower_bound
 from .columns import choices, code, default_columns, plan_at
 from .efficiency import Calibration
+from .frameworks import framework_reject
 from .params import arch
-from .rules import NOT_SEARCHED, OOM, PRUNED, REASONS, reject_codes
+from .rules import NOT_SEARCHED, OOM, PRUNED, REASONS, Reason, reject_codes
 from .step import StepResult, result_at
 
 MBS = (1, 2, 4, 8, 16)
@@ -227,12 +228,23 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         n = V["tp"].size
         V = default_columns(n, **V, **{k: np.full(n, int(con[k]), dtype=np.int64) for k in (
             "sequence_parallel", "tp_comm_overlap", "ep_comm_overlap") if k in con})
+        fw = framework_reject(job, {k: v for k, v in V.items() if k not in choose})  # recompute, ZeRO, ...
+        if fw.any():
+            rejected[Reason.FRAMEWORK] += int(fw.sum())
+            V, n = {k: v[~fw] for k, v in V.items()}, int((~fw).sum())
+            if not n:
+                i = j
+                continue
         out = evaluate_batch(job, cluster, V, calib=calib, flash=flash, choose=choose,
                              dispatchers=DISPATCHERS[job.framework])
         V.update({k: out[k] for k in choose})
-        costed += n
+        # an option the engine chose that the framework does not have (torchtitan's CP is its K/V all-gather)
+        fw = framework_reject(job, V) if choose else np.zeros(n, dtype=bool)
+        rejected[Reason.FRAMEWORK] += int(fw.sum())
+        costed += n - int(fw.sum())  # each plan counted once: ruled out, pruned or costed
         fits = out["mem_total"] <= out["mem_capacity"]
-        oom += int((~fits).sum())
+        oom += int((~fits & ~fw).sum())
+        fits &= ~fw
         k_min = int(np.argmin(out["mem_total"]))
         if out["mem_total"][k_min] < least_mem[0]:
             least_mem = (float(out["mem_total"][k_min]), float(out["mem_capacity"][k_min]))

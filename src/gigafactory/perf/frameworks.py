@@ -94,8 +94,9 @@ TORCHTITAN = Capabilities(
     # DualPipeV (torch.distributed.pipelining.schedules.get_schedule_class); no bidirectional DualPipe
     schedules=("1f1b", "interleaved", "zb-h1", "zb-v", "dualpipev"),
     recompute=("none", "selective", "full"),  # activation-checkpoint:none|selective|full
-    # Float8LinearConverter recipe tensorwise / rowwise, MXFP8LinearConverter, NVFP4LinearConverter (torchao)
-    precisions={"bf16": "bf16", "fp8": "tensorwise", "fp8-rowwise": "rowwise", "mxfp8": "mxfp8", "nvfp4": "nvfp4"},
+    # Float8LinearConverter recipe_name rowwise | rowwise_with_gw_hp (no tensorwise recipe in 0.3.0),
+    # MXFP8LinearConverter, NVFP4LinearConverter (torchao); training.mixed_precision_param bfloat16
+    precisions={"bf16": "bf16", "fp8-rowwise": "rowwise", "mxfp8": "mxfp8", "nvfp4": "nvfp4"},
     # ring attention of torch.distributed.tensor.experimental context_parallel: K/V all-gather by default
     cp_comm_types=("allgather",),
     dispatchers=("alltoall", "flex"),  # all-to-all; HybridEP override (torchtitan/overrides/moe_token_dispatcher.py)
@@ -132,6 +133,17 @@ CAPABILITIES: dict[str, Capabilities] = {
     "other": OTHER,
 }
 assert tuple(CAPABILITIES) == FRAMEWORKS
+
+#: catalog model -> torchtitan 0.3.0 (model module, flavor of its model_registry, config_registry function
+#: the job starts from); torchtitan/models/*/__init__.py and config_registry.py
+TORCHTITAN_MODELS: dict[str, tuple[str, str, str]] = {
+    "llama3-8b": ("llama3", "8B", "llama3_8b"),
+    "llama3-70b": ("llama3", "70B", "llama3_70b"),
+    "llama3.1-405b": ("llama3", "405B", "llama3_405b"),
+    "deepseek-v3": ("deepseek_v3", "671B", "deepseek_v3_671b"),
+    "qwen3-30b-a3b": ("qwen3", "30B-A3B", "qwen3_30b_a3b"),
+    "gpt-oss-120b": ("gpt_oss", "120b", "gpt_oss_120b"),
+}
 
 
 def capabilities(framework: str) -> Capabilities:

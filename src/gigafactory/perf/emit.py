@@ -166,7 +166,7 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
         if not all(flags):
             args += [f"--moe-layer-freq {_pattern(flags)!r}"]
     if m.mla:
-        args += ["--multi-latent-attention", "--qk-layernorm", f"--kv-lora-rank {m.mla.kv_lora_rank}",
+        args += ["--multi-latent-attention", "--rope-type rope", "--qk-layernorm", f"--kv-lora-rank {m.mla.kv_lora_rank}",
                  f"--qk-head-dim {m.mla.qk_nope_head_dim}", f"--qk-pos-emb-head-dim {m.mla.qk_rope_head_dim}",
                  f"--v-head-dim {m.mla.v_head_dim}"]
         if m.mla.q_lora_rank:

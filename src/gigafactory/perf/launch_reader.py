@@ -17,6 +17,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from .. import catalog
 from ..errors import SpecError
 from ..resolve import model as catalog_model
@@ -58,7 +60,7 @@ MEGATRON_FLAGS: dict[str, str] = {
         "position-embedding-type", "normalization", "moe-token-dispatcher-type", "moe-layer-freq",
         "pipeline-model-parallel-layout", "cp-comm-type", "data-parallel-sharding-strategy",
         "recompute-granularity", "recompute-method", "recompute-modules", "fp8-format", "fp8-recipe",
-        "fp4-format", "fp4-recipe", "attention-backend")},
+        "fp4-format", "fp4-recipe", "attention-backend", "rope-type")},
     **{f: _BOOL for f in (
         "group-query-attention", "swiglu", "squared-relu", "disable-bias-linear", "untie-embeddings-and-output-weights",
         "moe-grouped-gemm", "multi-latent-attention", "qk-layernorm", "use-rope-scaling", "sequence-parallel",
@@ -209,6 +211,7 @@ def _megatron_model(f: dict) -> Model:
     ffn = int(f.get("ffn-hidden-size", 4 * h))
     mla = None
     if f.get("multi-latent-attention"):
+        _choice(f, "rope-type", ("rope",), "yarn")  # Megatron's MLA default is YaRN: give --rope-type rope
         mla = Mla(q_lora_rank=f.get("q-lora-rank"), kv_lora_rank=int(f.get("kv-lora-rank", 32)),
                   qk_nope_head_dim=int(f.get("qk-head-dim", 128)), qk_rope_head_dim=int(f.get("qk-pos-emb-head-dim", 64)),
                   v_head_dim=int(f.get("v-head-dim", 128)))
@@ -289,8 +292,21 @@ def _stage_counts_megatron(f: dict, L: int, pp: int) -> tuple[int, list[int]]:
     return vpp, [k // vpp for k in per_rank]
 
 
+def _validated(field: str, fn, *args):
+    """Run a reader; a value the schema rejects becomes one line naming the setting."""
+    try:
+        return fn(*args)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise SpecError(field, f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+
+
 def read_megatron(text: str, gpus: int | None = None) -> Launch:
     """A Megatron-LM launch (``[torchrun ...] pretrain_gpt.py --flags``, or the flags alone) as a Launch."""
+    return _validated("--from-megatron", _read_megatron, text, gpus)
+
+
+def _read_megatron(text: str, gpus: int | None) -> Launch:
     f, world, unmodelled = _megatron_flags(text)
     model, in_catalog = match_catalog(_megatron_model(f))
     L = model.layers
@@ -389,6 +405,11 @@ def _call_name(node: ast.AST) -> str:
 
 
 def read_torchtitan(text: str, gpus: int | None = None) -> Launch:
+    """A torchtitan 0.3 config module (see :func:`_read_torchtitan`) as a Launch."""
+    return _validated("--from-torchtitan", _read_torchtitan, text, gpus)
+
+
+def _read_torchtitan(text: str, gpus: int | None) -> Launch:
     """A torchtitan 0.3 config module (one config_registry function, as ``--emit torchtitan`` writes) as a Launch.
 
     The function starts from a registry config (``config = llama3_405b()``) and must assign the sections

@@ -181,9 +181,8 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_emitted_megatron_flags_construct_in_megatron_core(name: str, monkeypatch) -> None:
-    from packaging.version import Version
-
     import megatron.core.transformer.transformer_config as tc
+    from packaging.version import Version
 
     monkeypatch.setattr(tc, "is_te_min_version", lambda v, check_equality=True: Version("2.8.0") >= Version(v))
     monkeypatch.setattr(torch.cuda, "current_device", lambda: "cpu")  # MLA's rotary tables: no GPU here

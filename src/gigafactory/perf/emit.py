@@ -265,7 +265,8 @@ def torchtitan_config(job: Job, plan: Plan) -> str:
         f"    config = {base}()",
         f'    config.model_spec = model_registry("{flavor}"{conv})',
         f"    config.training = TrainingConfig(local_batch_size={local}, global_batch_size={job.global_batch}, "
-        f"seq_len={job.seq_len}, steps={max(1, round(job.steps))})",
+        f"seq_len={job.seq_len}, steps={max(1, round(job.steps))}"
+        + (", disable_cuda_graphs=True)" if plan.pp > 1 else ")"),  # Trainer.Config: no CUDA graphs with PP
         "    config.parallelism = ParallelismConfig(",
         *[f"        {k}={v!r}," for k, v in par.items()],
         "    )",

@@ -29,6 +29,8 @@ if os.environ.get("CI"):  # `make test` installs the test extra: there these tes
     import megatron.core  # noqa: F401
 megatron_core = pytest.importorskip("megatron.core")
 torch = pytest.importorskip("torch")
+# the frameworks warn about what a CPU machine lacks (Apex, Transformer Engine, CUDA); not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning", "ignore::FutureWarning")
 
 #: flags Megatron-LM's argument parser renames to a TransformerConfig field
 RENAMED = {

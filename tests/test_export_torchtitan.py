@@ -22,6 +22,8 @@ if os.environ.get("CI"):  # `make test` installs the test extra: there these tes
     import torchtitan  # noqa: F401
 pytest.importorskip("torchtitan")
 torch = pytest.importorskip("torch")
+# the frameworks warn about what a CPU machine lacks (Apex, Transformer Engine, CUDA); not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning", "ignore::FutureWarning")
 
 CASES = {
     # dense, GQA, FSDP + TP8 + PP8 over 126 layers (stages of 16 layer units, embedding and head one each),

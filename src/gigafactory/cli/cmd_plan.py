@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(res.to_dict())
             return
-        t = Table(title=f"{model} on {cl.num_gpus:,} x {cl.gpu.id}, gbs {gbs}, seq {seq}, {precision}",
+        t = Table(title=f"{model} ({framework}) on {cl.num_gpus:,} x {cl.gpu.id}, gbs {gbs}, seq {seq}, {precision}",
                   title_justify="left")
         for col in ("plan", "GPUs", "step s", "tok/s/GPU", "TFLOP/s/GPU", "MFU", "mem GB", "exposed comm s", "bubble s"):
             t.add_column(col, justify="right" if col != "plan" else "left")

@@ -79,3 +79,26 @@ def test_emitted_torchtitan_config_loads_and_builds(name: str, tmp_path, monkeyp
     assert n == pytest.approx(total_params(job.model), rel=0.005)
     back = read_torchtitan(emit(job, plan, "torchtitan"))  # and gigafactory reads it back to the same plan
     assert back.plan == plan and back.gpus == plan.gpus
+
+
+@pytest.mark.parametrize("fn,gpus,want", [
+    # FSDP over what TP8 leaves, full AC, compile with async TP, row-wise float8 (filter_fqns: lm_head)
+    ("llama3_405b", 512, dict(tp=8, dp=64, mbs=2, recompute="full", zero=3, compile=True, tp_comm_overlap=True)),
+    ("llama3_8b", 8, dict(tp=1, dp=8, mbs=1, recompute="selective", zero=3)),
+    # compile of the loss only: the model runs eager
+    ("deepseek_v3_671b", 64, dict(ep=2, dp=64, mbs=4, recompute="selective", zero=3, compile=False)),
+])
+def test_torchtitans_own_registry_configs_read_as_plans(fn: str, gpus: int, want: dict) -> None:
+    import importlib
+    import inspect
+
+    from gigafactory.perf.step import evaluate
+    from gigafactory.perf.validate import row_cluster
+
+    module = "llama3" if fn.startswith("llama3") else "deepseek_v3"
+    src = inspect.getsource(getattr(importlib.import_module(f"torchtitan.models.{module}.config_registry"), fn))
+    got = read_torchtitan(src, gpus=gpus)
+    assert got.plan.model_dump(include=set(want)) == want and got.gpus == gpus
+    assert got.job.precision == ("fp8-rowwise" if fn == "llama3_405b" else "bf16")
+    assert "optimizer" in got.unmodelled and "dataloader" in got.unmodelled
+    assert evaluate(got.job, row_cluster("h100-sxm", gpus), got.plan, check_memory=False).step_s > 0

@@ -385,7 +385,7 @@ _TITAN_FIELDS = {
     "compile": {"enable", "enable_async_tensor_parallel", "components", "backend"},
 }
 _TITAN_UNMODELLED = {"max_norm", "gc_freq", "dtype", "disable_cuda_graphs", "mixed_precision_reduce", "spmd_backend",
-                     "context_parallel_load_balancer", "components", "backend"}
+                     "context_parallel_load_balancer", "backend"}
 _CONVERTERS = {"Float8LinearConverter": "fp8-rowwise", "MXFP8LinearConverter": "mxfp8",
                "NVFP4LinearConverter": "nvfp4", "Float8GroupedExpertsConverter": None,
                "MXFP8GroupedExpertsConverter": None}
@@ -409,12 +409,52 @@ def read_torchtitan(text: str, gpus: int | None = None) -> Launch:
     return _validated("--from-torchtitan", _read_torchtitan, text, gpus)
 
 
-def _read_torchtitan(text: str, gpus: int | None) -> Launch:
-    """A torchtitan 0.3 config module (one config_registry function, as ``--emit torchtitan`` writes) as a Launch.
+#: Trainer.Config sections that do not change a step (data, optimizer, logging, checkpoints)
+_TITAN_UNMODELLED_SECTIONS = {"loss", "hf_assets_path", "profiler", "metrics", "tokenizer", "dataloader", "optimizer",
+                              "lr_scheduler", "checkpoint", "comm", "validator", "debug", "dump_folder"}
 
-    The function starts from a registry config (``config = llama3_405b()``) and must assign the sections
-    that decide the plan (``config.model_spec``, ``training``, ``parallelism``, ``activation_checkpoint``;
-    ``compile`` optional): gigafactory does not know the base config's own values.
+
+def _settings(fn: ast.FunctionDef) -> tuple[list[tuple[str, ast.AST, int]], bool]:
+    """The function's ``config.<section>[.<field>] = value`` settings, and whether it builds Trainer.Config whole.
+
+    Two forms: ``config = llama3_8b()`` then attribute assignments and ``return config`` (as --emit writes),
+    or local variables then ``return Trainer.Config(section=..., ...)`` (as torchtitan's registry does).
+    """
+    local: dict[str, ast.AST] = {}
+    out: list[tuple[str, ast.AST, int]] = []
+    whole = False
+
+    def resolve(node: ast.AST) -> ast.AST:
+        return local.get(node.id, node) if isinstance(node, ast.Name) else node
+
+    for st in fn.body:
+        where = f"line {st.lineno}"
+        if isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant):
+            continue  # docstring
+        if isinstance(st, ast.Return):
+            if isinstance(st.value, ast.Call) and _call_name(st.value).endswith("Trainer.Config"):
+                whole = True
+                out += [(f"config.{k.arg}", resolve(k.value), st.lineno) for k in st.value.keywords]
+            elif not (isinstance(st.value, ast.Name) and st.value.id == "config"):
+                raise SpecError("--from-torchtitan", f"{where}: return config or Trainer.Config(...)")
+            continue
+        if not (isinstance(st, ast.Assign) and len(st.targets) == 1):
+            raise SpecError("--from-torchtitan", f"{where}: {ast.unparse(st)!r} is not understood")
+        tgt = ast.unparse(st.targets[0])
+        if isinstance(st.targets[0], ast.Name) and tgt != "config":
+            local[tgt] = st.value
+        else:
+            out.append((tgt, resolve(st.value), st.lineno))
+    return out, whole
+
+
+def _read_torchtitan(text: str, gpus: int | None) -> Launch:
+    """A torchtitan 0.3 config module: one config_registry function (see :func:`_settings`) as a Launch.
+
+    Starting from a registry config (``config = llama3_405b()``) it must assign the sections that decide
+    the plan (``config.model_spec``, ``training``, ``parallelism``, ``activation_checkpoint``): gigafactory
+    does not know the base config's own values. ``Trainer.Config(...)`` leaves unnamed sections at
+    torchtitan's dataclass defaults.
     """
     try:
         tree = ast.parse(text)
@@ -423,21 +463,19 @@ def _read_torchtitan(text: str, gpus: int | None) -> Launch:
     fns = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     if len(fns) != 1:
         raise SpecError("--from-torchtitan", f"expected one config function, found {len(fns)}")
+    settings, whole = _settings(fns[0])
     base = flavor = None
-    sections: dict[str, dict] = {}
-    ac: str | None = None
+    sections: dict[str, dict] = {"training": {}, "parallelism": {}} if whole else {}
+    ac: str | None = "selective" if whole else None  # Trainer.Config's default: SelectiveAC
     precision = "bf16"
-    for st in fns[0].body:
-        where = f"line {st.lineno}"
-        if isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant):
-            continue  # docstring
-        if isinstance(st, ast.Return):
-            continue
-        if not (isinstance(st, ast.Assign) and len(st.targets) == 1):
-            raise SpecError("--from-torchtitan", f"{where}: {ast.unparse(st)!r} is not understood")
-        tgt, val = ast.unparse(st.targets[0]), st.value
+    skipped: list[str] = []
+    for tgt, val, line in settings:
+        where = f"line {line}"
         if tgt == "config":
             base = _call_name(val)
+            continue
+        if tgt.removeprefix("config.") in _TITAN_UNMODELLED_SECTIONS:
+            skipped.append(tgt.removeprefix("config."))
             continue
         if tgt == "config.model_spec":
             if not _call_name(val).endswith("model_registry") or not val.args:
@@ -450,10 +488,10 @@ def _read_torchtitan(text: str, gpus: int | None) -> Launch:
                         if name not in _CONVERTERS:
                             raise SpecError("--from-torchtitan", f"{where}: converter {name!r} is not modelled",
                                             list(_CONVERTERS))
-                        opts = {k.arg: _literal(k.value, where) for k in c.keywords}
-                        if name == "Float8LinearConverter" and opts.get("recipe_name", "rowwise") != "rowwise":
-                            raise SpecError("--from-torchtitan", f"{where}: float8 recipe "
-                                            f"{opts['recipe_name']!r} is not modelled", ["rowwise"])
+                        recipe = next((_literal(k.value, where) for k in c.keywords if k.arg == "recipe_name"), "rowwise")
+                        if name == "Float8LinearConverter" and recipe != "rowwise":
+                            raise SpecError("--from-torchtitan", f"{where}: float8 recipe {recipe!r} is not modelled",
+                                            ["rowwise"])
                         precision = _CONVERTERS[name] or precision
                 elif kw.arg != "attn_backend":
                     raise SpecError("--from-torchtitan", f"{where}: model_registry({kw.arg}=...) is not modelled")
@@ -545,6 +583,7 @@ def _read_torchtitan(text: str, gpus: int | None) -> Launch:
     plan = Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=ac, zero=zero,
                 sequence_parallel=bool(par.get("enable_sequence_parallel", True)) or tp == 1,
                 tp_comm_overlap=bool(comp.get("enable_async_tensor_parallel", False)) and tp > 1,
-                schedule=sched, cp_comm_type="allgather" if cp > 1 else "p2p", compile=bool(comp.get("enable", False)))
-    unmodelled = [f"{s}.{k}" for s, fs in sections.items() for k in fs if k in _TITAN_UNMODELLED]
+                schedule=sched, cp_comm_type="allgather" if cp > 1 else "p2p",
+                compile=bool(comp.get("enable", False)) and "model" in comp.get("components", ["model", "loss"]))
+    unmodelled = skipped + [f"{s}.{k}" for s, fs in sections.items() for k in fs if k in _TITAN_UNMODELLED]
     return Launch(job=job, plan=plan, gpus=world, catalog_model=True, unmodelled=tuple(unmodelled))

@@ -136,11 +136,13 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
         raise SpecError("--cluster", f"{cl.id} has {cl.num_gpus:,} GPUs; the launch needs {launch.gpus:,}")
     job, p = launch.job, launch.plan
     cl.gpu.peak(job.precision)
-    r = evaluate(job, cl, p, flash=launch.flash)
+    r = evaluate(job, cl, p, flash=launch.flash, check_memory=False)  # a launch that runs out of memory is an answer
+    fits = r.memory["total"] <= r.memory["capacity"]
     if as_json:
         print_json({"model": {"id": job.model.id, "catalog": launch.catalog_model, "params_b": job.model.params_b},
                     "job": job.model_dump(mode="json", exclude={"model"}), "gpus": launch.gpus,
-                    "unmodelled": list(launch.unmodelled), **r.to_dict()})
+                    "unmodelled": list(launch.unmodelled), "assumed": list(launch.assumed), "fits_memory": fits,
+                    **r.to_dict()})
         return
     m = job.model
     console.print(f"{m.name if launch.catalog_model else f'inline model ({m.params_b:.1f}B parameters)'} "
@@ -155,3 +157,9 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
     console.print("breakdown (s): " + ", ".join(f"{k} {v:.3f}" for k, v in r.breakdown.items()), highlight=False)
     if launch.unmodelled:
         console.print("read, not modelled (no effect on the step): " + " ".join(launch.unmodelled), highlight=False)
+    for a in launch.assumed:
+        console.print(f"assumed: {a}", highlight=False)
+    if not fits:
+        mem = ", ".join(f"{k} {r.memory[k]:.1f}" for k in ("weights", "grads", "optimizer", "activations"))
+        console.print(f"[bold red]does not fit:[/] needs {r.memory['total']:.1f} of {r.memory['capacity']:.0f} GB "
+                      f"per GPU ({mem} GB)", highlight=False)

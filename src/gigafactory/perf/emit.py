@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from ..errors import SpecError
 from ..specs import Cluster, Job, Plan
-from .frameworks import TORCHTITAN_MODELS, capabilities, check_precision, titan_layers_per_stage
+from .columns import plan_arrays
+from .frameworks import (
+    TORCHTITAN_MODELS,
+    capabilities,
+    check_precision,
+    framework_reject,
+    titan_layers_per_stage,
+)
 from .params import arch
 
 FORMATS = ("megatron", "torchtitan")
@@ -58,9 +65,6 @@ def canonical(job: Job, plan: Plan) -> Plan:
 
 
 def _check(job: Job, plan: Plan, framework: str) -> None:
-    from .columns import plan_arrays
-    from .frameworks import framework_reject
-
     job = job.model_copy(update={"framework": framework})
     check_precision(job)
     if bool(framework_reject(job, plan_arrays([plan]))[0]):

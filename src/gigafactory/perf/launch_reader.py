@@ -13,6 +13,7 @@ or refused with one line naming it. This is the inverse of :mod:`gigafactory.per
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 import shlex
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Launch:
     catalog_model: bool  # True: the architecture is a catalog model's
     unmodelled: tuple[str, ...] = ()  # settings read that do not change the step time
     flash: bool = True  # attention through a fused flash kernel
+    assumed: tuple[str, ...] = ()  # what the engine assumes where the launch differs or is silent
 
 
 # ---------------------------------------------------------------- Megatron-LM
@@ -134,8 +136,6 @@ def _megatron_flags(text: str) -> tuple[dict[str, object], int | None, list[str]
             continue
         kind = MEGATRON_FLAGS.get(name)
         if kind is None:
-            import difflib
-
             close = difflib.get_close_matches(name, list(MEGATRON_FLAGS) + list(MEGATRON_UNMODELLED), n=1)
             raise SpecError("--from-megatron", f"--{name} is not a flag gigafactory understands",
                             suggestion=f"--{close[0]}" if close else None)
@@ -366,8 +366,15 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
     )
     if model.moe is None or ep == 1:
         plan = plan.model_copy(update={"moe_dispatcher": "alltoall"})
+    assumed = []
+    if not f.get("overlap-grad-reduce") and dp > 1:
+        assumed.append("the gradient reduction overlaps the backward pass (no --overlap-grad-reduce given)")
+    if zero >= 1 and not f.get("overlap-param-gather") and dp > 1:
+        assumed.append("the parameter all-gather overlaps the forward pass (no --overlap-param-gather given)")
+    if model.moe is not None and not f.get("moe-grouped-gemm"):
+        assumed.append("experts run as grouped GEMMs (no --moe-grouped-gemm given)")
     return Launch(job=job, plan=plan, gpus=world, catalog_model=in_catalog, unmodelled=tuple(unmodelled),
-                  flash=backend not in ("unfused", "local"))
+                  flash=backend not in ("unfused", "local"), assumed=tuple(assumed))
 
 
 # ---------------------------------------------------------------- torchtitan 0.3

@@ -38,7 +38,7 @@ def rejects(j: Job, *plans: Plan) -> list[bool]:
 
 def test_reasons_are_a_named_enum_with_the_old_codes() -> None:
     assert rules.Reason.OOM == rules.OOM == 9 and rules.Reason.PRUNED == rules.PRUNED == 10
-    assert [int(r) for r in rules.Reason] == list(range(1, 12))
+    assert [int(r) for r in rules.Reason] == list(range(1, 15))
     assert rules.REASONS[9] == "does not fit in GPU memory" and rules.REASONS[rules.Reason.FRAMEWORK].startswith("the job's framework")
 
 
@@ -49,18 +49,19 @@ def test_megatron_shards_parameters_only_without_pipeline_parallelism() -> None:
     # Megatron-FSDP runs with expert parallelism (the DeepSeek-V3 example: EP8, ZeRO-3)
     assert rejects(job("deepseek-v3"), Plan(ep=8, dp=64, zero=3)) == [False]
     # no zero-bubble or DualPipe schedule, no torch.compile, TP overlap needs sequence parallelism
-    assert rejects(j, Plan(tp=8, pp=8, vpp=2, dp=16, schedule="zb-v"), Plan(tp=8, dp=16, compile=True),
+    assert rejects(j, Plan(tp=8, pp=8, dp=16, schedule="zb-v"), Plan(tp=8, dp=16, compile=True),
                    Plan(tp=8, dp=16, tp_comm_overlap=True, sequence_parallel=False)) == [True, True, True]
 
 
 def test_torchtitan_runs_fsdp_with_pp_but_no_zero1() -> None:
     j = job("llama3.1-405b", "torchtitan")
     assert rejects(j, Plan(tp=8, pp=8, dp=16, zero=3), Plan(tp=8, pp=8, dp=16, zero=1)) == [False, True]
-    # async TP only under torch.compile; DualPipeV needs exactly 2 stages per rank; 1F1B exactly 1
+    # async TP only under torch.compile; DualPipeV runs 2 stages per rank (126 + 2 units: 16 stages of 8);
+    # zero-bubble H1 exists only interleaved (InterleavedZeroBubble), and no DualPipe
     assert rejects(j, Plan(tp=8, dp=16, zero=3, tp_comm_overlap=True),
                    Plan(tp=8, dp=16, zero=3, tp_comm_overlap=True, compile=True)) == [True, False]
-    assert rejects(j, Plan(tp=8, pp=8, vpp=2, dp=16, zero=3, schedule="dualpipev"),
-                   Plan(tp=8, pp=8, vpp=4, dp=16, zero=3, schedule="dualpipev")) == [False, True]
+    assert rejects(j, Plan(tp=8, pp=8, dp=16, zero=3, schedule="dualpipev"), Plan(tp=8, pp=8, dp=16, zero=3, schedule="zb-h1"),
+                   Plan(tp=8, pp=8, dp=16, zero=3, schedule="dualpipe")) == [False, True, True]
     # torchtitan 0.3 has no expert tensor parallelism and a K/V all-gather CP only
     d = job("deepseek-v3", "torchtitan", seq=4096)
     assert rejects(d, Plan(tp=2, ep=8, etp=2, dp=32, zero=3), Plan(tp=2, ep=8, dp=32, zero=3)) == [True, False]
@@ -152,14 +153,14 @@ def test_megatron_round_trip_gives_the_same_plan_and_step(name: str, kw: dict, p
     assert back.catalog_model and back.job.model == j.model and back.gpus == p.gpus
     assert back.plan == canonical(j, p)
     assert (back.job.seq_len, back.job.global_batch, back.job.precision) == (j.seq_len, j.global_batch, j.precision)
-    a = evaluate(j, c, p, check_memory=False)
+    a = evaluate(j, c, canonical(j, p), check_memory=False)  # the plan as a launch can state it
     b = evaluate(back.job, c, back.plan, check_memory=False, flash=back.flash)
     assert b.step_s == a.step_s and b.breakdown == a.breakdown and b.memory == a.memory
 
 
 def test_torchtitan_round_trip_gives_the_same_plan_and_step() -> None:
     j = job("llama3.1-405b", "torchtitan", precision="fp8-rowwise")
-    p = Plan(tp=8, pp=8, vpp=2, dp=16, recompute="full", zero=3, schedule="zb-h1", compile=True, tp_comm_overlap=True)
+    p = Plan(tp=8, pp=8, dp=16, recompute="full", zero=3, schedule="zb-v", compile=True, tp_comm_overlap=True)
     back = read_torchtitan(emit(j, p, "torchtitan"))
     assert back.plan == p and back.job.precision == "fp8-rowwise" and back.job.model == j.model
     c = row_cluster("h100-sxm", p.gpus)
@@ -232,3 +233,15 @@ def test_framework_reject_skips_rules_whose_columns_are_absent() -> None:
     j = job("llama3.1-405b", "torchtitan")
     P = {k: np.asarray([v]) for k, v in dict(tp=8, pp=8, vpp=1, cp=1, ep=1, dp=16, mbs=1).items()}
     assert not framework_reject(j, P)[0]
+
+
+def test_cli_fixes_the_new_axes_and_limits_them_by_framework() -> None:
+    base = ["plan", "--model", "llama3.1-405b", "--gpu", "h100-sxm", "--gpus", "2048", "--gbs", "1024", "--seq", "8192",
+            "--top", "1", "--json"]
+    got = runner.invoke(app, [*base, "--framework", "torchtitan", "--schedule", "zb-v"])
+    assert got.exit_code == 0, got.output
+    p = json.loads(got.output)["best"]["plan"]
+    assert p["schedule"] == "zb-v" and p["zero"] != 1 and (p["cp"] == 1 or p["cp_comm_type"] == "allgather")
+    # Megatron-LM runs no zero-bubble schedule: nothing is left to search
+    none = runner.invoke(app, [*base, "--framework", "megatron", "--schedule", "zb-v"])
+    assert none.exit_code == 2 and "megatron does not run 'zb-v'" in none.output and "interleaved" in none.output

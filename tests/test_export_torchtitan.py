@@ -31,10 +31,10 @@ CASES = {
     "llama3.1-405b": (Job(model=model("llama3.1-405b"), tokens=15e12, seq_len=8192, global_batch=2048,
                           precision="fp8-rowwise", framework="torchtitan"),
                       Plan(tp=8, pp=8, dp=16, mbs=1, recompute="full", zero=3, compile=True, tp_comm_overlap=True)),
-    # MoE with MLA: EP32 over FSDP, 61 layers on PP8 x 2 stages per rank in DualPipeV
+    # MoE with MLA: EP32 over FSDP, 61 layers on PP8 in DualPipeV (two stages per rank: 16 stages of 4 units)
     "deepseek-v3": (Job(model=model("deepseek-v3"), tokens=14.8e12, seq_len=4096, global_batch=4096,
                         framework="torchtitan"),
-                    Plan(tp=1, pp=8, vpp=2, ep=32, dp=64, mbs=1, recompute="selective", zero=2, schedule="dualpipev")),
+                    Plan(tp=1, pp=8, ep=32, dp=64, mbs=1, recompute="selective", zero=2, schedule="dualpipev")),
     # replicated data parallel with TP2 x CP2, gradient accumulation (local batch 2)
     "llama3-8b": (Job(model=model("llama3-8b"), tokens=15e12, seq_len=8192, global_batch=512, framework="torchtitan"),
                   Plan(tp=2, cp=2, dp=16, mbs=2, recompute="selective", zero=0, cp_comm_type="allgather")),
@@ -65,7 +65,7 @@ def test_emitted_torchtitan_config_loads_and_builds(name: str, tmp_path, monkeyp
     assert cfg.training.global_batch_size == job.global_batch and cfg.training.seq_len == job.seq_len
     if plan.pp > 1:
         stages, layers, first, last = _get_pipeline_metadata(dims, cfg.parallelism, cfg.model_spec.model)
-        assert stages == plan.pp * plan.vpp and layers == job.model.layers
+        assert stages == plan.pp * (2 if plan.schedule == "dualpipev" else plan.vpp) and layers == job.model.layers
         parts = _generate_llm_fqn_per_model_part(stages, layers, first, last)
         per_stage = [sum(p.startswith("layers.") for p in part) for part in parts]
         assert sum(per_stage) == job.model.layers

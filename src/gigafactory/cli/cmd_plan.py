@@ -25,6 +25,11 @@ def register(app: typer.Typer) -> None:
         cp: int = typer.Option(None, "--cp", help="fix context parallelism"),
         ep: int = typer.Option(None, "--ep", help="fix expert parallelism"),
         recompute: str = typer.Option(None, "--recompute", help="none, selective or full"),
+        etp: int = typer.Option(None, "--etp", help="fix expert tensor parallelism (Megatron --expert-tensor-parallel-size)"),
+        schedule: str = typer.Option(None, "--schedule", help="fix the pipeline schedule: 1f1b, interleaved, zb-h1, zb-v, "
+                                     "dualpipe, dualpipev"),
+        cp_comm_type: str = typer.Option(None, "--cp-comm-type", help="fix the context-parallel exchange: p2p, a2a, allgather"),
+        dispatcher: str = typer.Option(None, "--dispatcher", help="fix the MoE token dispatcher: alltoall, allgather, flex"),
         tp_overlap: bool = typer.Option(False, "--tp-overlap", help="overlap TP communication (Megatron --tp-comm-overlap)"),
         ep_overlap: bool = typer.Option(False, "--ep-overlap", help="overlap the MoE all-to-all with another micro-batch's compute (Megatron --overlap-moe-expert-parallel-comm, DeepSeek DualPipe)"),
         cross_domain_tp: bool = typer.Option(False, "--cross-domain-tp", help="allow TP beyond the NVLink domain"),
@@ -41,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """Search every parallel plan (vectorised) and print the fastest that fit."""
         from ..errors import SpecError, unknown
         from ..perf.emit import emit as emit_plan
-        from ..perf.frameworks import check_precision
+        from ..perf.frameworks import capabilities, check_precision
         from ..perf.planner import plan
         from ..resolve import model as get_model
         from ..specs import FRAMEWORKS, Job
@@ -50,7 +55,8 @@ def register(app: typer.Typer) -> None:
             if from_megatron and from_torchtitan:
                 raise SpecError("--from-megatron", "give --from-megatron or --from-torchtitan, not both")
             given = {"--model": model, "--gbs": gbs, "--seq": seq, "--emit": emit, "--tp": tp, "--pp": pp,
-                     "--cp": cp, "--ep": ep, "--recompute": recompute}
+                     "--cp": cp, "--ep": ep, "--recompute": recompute, "--etp": etp, "--schedule": schedule,
+                     "--cp-comm-type": cp_comm_type, "--dispatcher": dispatcher}
             clash = next((k for k, v in given.items() if v is not None), None)
             if clash:
                 raise SpecError(clash, "the launch read by --from-megatron / --from-torchtitan sets it already")
@@ -62,12 +68,20 @@ def register(app: typer.Typer) -> None:
         framework = framework or (emit if emit in ("megatron", "torchtitan") else "megatron")
         if framework not in FRAMEWORKS:
             raise unknown("--framework", "framework", framework, FRAMEWORKS)
+        cap = capabilities(framework)
+        for flag, v, ok in (("--schedule", schedule, cap.schedules), ("--cp-comm-type", cp_comm_type, cap.cp_comm_types),
+                            ("--dispatcher", dispatcher, cap.dispatchers), ("--recompute", recompute, cap.recompute)):
+            if v is not None and v not in ok:
+                raise SpecError(flag, f"{framework} does not run {v!r} (perf/frameworks.py)", ok)
+        if etp and etp > 1 and not cap.expert_tp:
+            raise SpecError("--etp", f"{framework} has no expert tensor parallelism", ["1"])
         cl = _cluster(cluster, gpu, gpus)
         job = Job(model=get_model(model), tokens=1e12, seq_len=seq, global_batch=gbs, precision=precision,
                   framework=framework)
         cl.gpu.peak(precision)  # clear error for unsupported precisions
         check_precision(job)
-        con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute).items() if v is not None}
+        con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute, etp=etp, schedule=schedule,
+                                     cp_comm_type=cp_comm_type, moe_dispatcher=dispatcher).items() if v is not None}
         res = plan(job, cl, top=top, tp_comm_overlap=tp_overlap, ep_comm_overlap=ep_overlap, tp_cross_domain=cross_domain_tp, **con)
         if emit:
             typer.echo(emit_plan(job, res.best.plan, emit, cl), nl=False)

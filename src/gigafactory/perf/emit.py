@@ -20,14 +20,14 @@ from .frameworks import (
     check_precision,
     framework_reject,
     titan_layers_per_stage,
+    titan_stages,
 )
 from .params import arch
 
 FORMATS = ("megatron", "torchtitan")
 
 #: gigafactory schedule -> torchtitan parallelism.pipeline_parallel_schedule (torch.distributed.pipelining)
-TITAN_SCHEDULES = {"1f1b": "1F1B", "interleaved": "Interleaved1F1B", "zb-h1": "InterleavedZeroBubble",
-                   "zb-v": "ZBVZeroBubble", "dualpipev": "DualPipeV"}
+TITAN_SCHEDULES = {"1f1b": "1F1B", "interleaved": "Interleaved1F1B", "zb-v": "ZBVZeroBubble", "dualpipev": "DualPipeV"}
 #: ZeRO stage -> Megatron-FSDP --data-parallel-sharding-strategy
 FSDP_STRATEGY = {2: "optim_grads", 3: "optim_grads_params"}
 #: ZeRO stage -> torchtitan parallelism.fsdp_reshard_after_forward
@@ -237,7 +237,8 @@ def torchtitan_parallelism(job: Job, plan: Plan) -> dict[str, object]:
         par["fsdp_reshard_after_forward"] = TITAN_RESHARD[plan.zero]
     if plan.pp > 1:
         par["pipeline_parallel_schedule"] = TITAN_SCHEDULES[plan.schedule]
-        par["pipeline_parallel_layers_per_stage"] = int(titan_layers_per_stage(a.layers, plan.pp * plan.vpp))
+        stages = titan_stages(plan.pp, plan.vpp, plan.schedule)
+        par["pipeline_parallel_layers_per_stage"] = int(titan_layers_per_stage(a.layers, stages))
         par["pipeline_parallel_microbatch_size"] = plan.mbs
     return par
 

@@ -90,9 +90,10 @@ MEGATRON = Capabilities(
 
 TORCHTITAN = Capabilities(
     name="torchtitan",
-    # parallelism.pipeline_parallel_schedule: 1F1B, Interleaved1F1B, InterleavedZeroBubble, ZBVZeroBubble,
-    # DualPipeV (torch.distributed.pipelining.schedules.get_schedule_class); no bidirectional DualPipe
-    schedules=("1f1b", "interleaved", "zb-h1", "zb-v", "dualpipev"),
+    # parallelism.pipeline_parallel_schedule: 1F1B, Interleaved1F1B, ZBVZeroBubble, DualPipeV
+    # (torch.distributed.pipelining.schedules.get_schedule_class); no bidirectional DualPipe, and its zero-bubble
+    # H1 schedule, InterleavedZeroBubble, runs only with several chunks per rank (gigafactory's zb-h1 has one)
+    schedules=("1f1b", "interleaved", "zb-v", "dualpipev"),
     recompute=("none", "selective", "full"),  # activation-checkpoint:none|selective|full
     # Float8LinearConverter recipe_name rowwise | rowwise_with_gw_hp (no tensorwise recipe in 0.3.0),
     # MXFP8LinearConverter, NVFP4LinearConverter (torchao); training.mixed_precision_param bfloat16
@@ -230,13 +231,20 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
         if cap.moe_tp_needs_sp and "sequence_parallel" in has:
             bad |= (tp > 1) & (ep > 1) & (c("sequence_parallel") == 0)
     if cap.titan_stage_split:
-        # stages per rank: single-stage schedule (1F1B) exactly 1, multi-stage at least 2, V schedules 2
-        single = sched == code("schedule", "1f1b")
-        v_shape = np.isin(sched, [code("schedule", x) for x in ("zb-v", "dualpipev")])
-        bad |= (pp > 1) & ((single & (v != 1)) | (~single & (v < 2)) | (v_shape & (v != 2)))
-        lps = titan_layers_per_stage(a.layers, pp * v)
-        bad |= (pp > 1) & (-(-(a.layers + 2) // lps) != pp * v)
+        # the V schedules (zb-v, dualpipev: vpp 1 in gigafactory's plans) run two stages per rank
+        stages = pp * np.where(_v_shape(sched), 2, v)
+        lps = titan_layers_per_stage(a.layers, stages)
+        bad |= (pp > 1) & (-(-(a.layers + 2) // lps) != stages)
     return bad
+
+
+def _v_shape(sched: np.ndarray) -> np.ndarray:
+    return np.isin(sched, [choices("schedule").index(x) for x in ("zb-v", "dualpipe", "dualpipev")])
+
+
+def titan_stages(pp: int, vpp: int, schedule: str) -> int:
+    """torchtitan pipeline stages of a plan: pp x vpp, two per rank for the V schedules."""
+    return pp * (2 if schedule in ("zb-v", "dualpipe", "dualpipev") else vpp)
 
 
 def _default(name: str) -> int:

@@ -578,6 +578,11 @@ def _read_torchtitan(text: str, gpus: int | None) -> Launch:
         if stages % pp:
             raise SpecError("parallelism.pipeline_parallel_layers_per_stage", f"{stages} stages do not divide over pp = {pp}")
         vpp, mbs = stages // pp, int(par.get("pipeline_parallel_microbatch_size", 1))
+        if sched in ("zb-v", "dualpipev"):  # two stages per rank in a V: one chunk in gigafactory's plans
+            if vpp != 2:
+                raise SpecError("parallelism.pipeline_parallel_layers_per_stage", f"{name} runs two stages per "
+                                f"rank, these layers per stage make {vpp}")
+            vpp = 1
     else:
         sched, vpp, mbs = "1f1b", 1, int(tr.get("local_batch_size", 8))
     local = int(tr.get("local_batch_size", 8))

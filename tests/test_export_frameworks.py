@@ -38,7 +38,7 @@ def rejects(j: Job, *plans: Plan) -> list[bool]:
 
 def test_reasons_are_a_named_enum_with_the_old_codes() -> None:
     assert rules.Reason.OOM == rules.OOM == 9 and rules.Reason.PRUNED == rules.PRUNED == 10
-    assert [int(r) for r in rules.Reason] == list(range(1, 15))
+    assert [int(r) for r in rules.Reason] == list(range(1, 16))
     assert rules.REASONS[9] == "does not fit in GPU memory" and rules.REASONS[rules.Reason.FRAMEWORK].startswith("the job's framework")
 
 

@@ -245,3 +245,25 @@ def test_cli_fixes_the_new_axes_and_limits_them_by_framework() -> None:
     # Megatron-LM runs no zero-bubble schedule: nothing is left to search
     none = runner.invoke(app, [*base, "--framework", "megatron", "--schedule", "zb-v"])
     assert none.exit_code == 2 and "megatron does not run 'zb-v'" in none.output and "interleaved" in none.output
+
+
+FLAG_WORDS = ["--num-layers", "--hidden-size", "--num-attention-heads", "--seq-length", "--vocab-size", "--swiglu",
+              "--tensor-model-parallel-size", "--pipeline-model-parallel-size", "--num-experts", "--moe-layer-freq",
+              "--pipeline-model-parallel-layout", "--decoder-first-pipeline-num-layers", "--fp8-format",
+              "--position-embedding-type", "--lr", "--bogus", "pretrain_gpt.py", "torchrun", "--nnodes"]
+VALUES = ["0", "1", "2", "8", "64", "-3", "rope", "([0]*3+[1])", "Et|tL", "x", "'a b'", "1e9", "(", "hybrid"]
+
+
+MINIMAL = ("--num-layers 4 --hidden-size 256 --num-attention-heads 8 --seq-length 128 --vocab-size 1000 --swiglu "
+           "--position-embedding-type rope --disable-bias-linear")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.booleans(), st.lists(st.one_of(st.sampled_from(FLAG_WORDS), st.sampled_from(VALUES)), max_size=24))
+def test_any_flag_soup_reads_or_fails_with_one_line(minimal: bool, words: list[str]) -> None:
+    try:
+        back = read_megatron((MINIMAL + " " if minimal else "") + " ".join(words), gpus=64)
+    except SpecError as e:
+        assert "\n" not in str(e)
+    else:
+        assert back.plan.gpus <= 64 and back.job.model.layers >= 1

@@ -267,3 +267,14 @@ def test_any_flag_soup_reads_or_fails_with_one_line(minimal: bool, words: list[s
         assert "\n" not in str(e)
     else:
         assert back.plan.gpus <= 64 and back.job.model.layers >= 1
+
+
+def test_a_launch_the_framework_refuses_is_still_predicted_and_flagged() -> None:
+    flags = (MINIMAL + " --untie-embeddings-and-output-weights --pipeline-model-parallel-size 2 --use-torch-fsdp2 "
+             "--global-batch-size 64")
+    got = runner.invoke(app, ["plan", "--from-megatron", flags, "--gpu", "h100-sxm", "--gpus", "8", "--json"])
+    assert got.exit_code == 0, got.output
+    data = json.loads(got.output)
+    assert data["framework_accepts"] is False and data["plan"]["zero"] == 3 and data["step_s"] > 0
+    text = runner.invoke(app, ["plan", "--from-megatron", flags, "--gpu", "h100-sxm", "--gpus", "8"])
+    assert "megatron would refuse this launch" in text.output

@@ -131,6 +131,8 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
     from pathlib import Path
 
     from ..errors import SpecError
+    from ..perf.columns import plan_arrays
+    from ..perf.frameworks import framework_reject
     from ..perf.launch_reader import read_megatron, read_torchtitan
     from ..perf.step import evaluate
 
@@ -140,8 +142,11 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
             raise SpecError("--from-torchtitan", f"{from_torchtitan!r} is not a file")
         launch = read_torchtitan(path.read_text(), gpus)
     else:
-        path = Path(from_megatron)
-        text = path.read_text() if len(from_megatron) < 4096 and path.is_file() else from_megatron
+        try:
+            is_file = Path(from_megatron).is_file()
+        except OSError:  # flags longer than a file name can be
+            is_file = False
+        text = Path(from_megatron).read_text() if is_file else from_megatron
         launch = read_megatron(text, gpus)
     if gpus and gpus != launch.gpus:
         raise SpecError("--gpus", f"{gpus} GPUs, but the launch runs on {launch.gpus}")
@@ -150,12 +155,14 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
         raise SpecError("--cluster", f"{cl.id} has {cl.num_gpus:,} GPUs; the launch needs {launch.gpus:,}")
     job, p = launch.job, launch.plan
     cl.gpu.peak(job.precision)
+    refused = bool(framework_reject(job, plan_arrays([p]))[0])
     r = evaluate(job, cl, p, flash=launch.flash, check_memory=False)  # a launch that runs out of memory is an answer
     fits = r.memory["total"] <= r.memory["capacity"]
     if as_json:
         print_json({"model": {"id": job.model.id, "catalog": launch.catalog_model, "params_b": job.model.params_b},
                     "job": job.model_dump(mode="json", exclude={"model"}), "gpus": launch.gpus,
                     "unmodelled": list(launch.unmodelled), "assumed": list(launch.assumed), "fits_memory": fits,
+                    "framework_accepts": not refused,
                     **r.to_dict()})
         return
     m = job.model
@@ -173,6 +180,9 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
         console.print("read, not modelled (no effect on the step): " + " ".join(launch.unmodelled), highlight=False)
     for a in launch.assumed:
         console.print(f"assumed: {a}", highlight=False)
+    if refused:
+        console.print(f"[bold red]{job.framework} would refuse this launch[/] (its rules: perf/frameworks.py)",
+                      highlight=False)
     if not fits:
         mem = ", ".join(f"{k} {r.memory[k]:.1f}" for k in ("weights", "grads", "optimizer", "activations"))
         console.print(f"[bold red]does not fit:[/] needs {r.memory['total']:.1f} of {r.memory['capacity']:.0f} GB "

@@ -150,7 +150,7 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
         one = np.ones(1, dtype=np.int64)
         full = {k: S.get(k, one) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs")}
         full.update({k: S[k] for k in (*LATE_AXES, *CHOICE_AXES) if k in S})  # absent: defaults, never rejected
-        reasons = reject_codes(job, cluster, full, tp_cross_domain)
+        reasons = reject_codes(job, cluster, full, tp_cross_domain, framework=True)
         for c, k in enumerate(np.bincount(reasons, minlength=len(REASONS) + 1)):
             if c and k:
                 rejected[c] += int(k) * weight * per_plan

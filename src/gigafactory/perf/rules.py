@@ -64,7 +64,10 @@ PRUNED = Reason.PRUNED
 NOT_SEARCHED = Reason.NOT_SEARCHED
 
 
-def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_domain: bool = False) -> np.ndarray:
+def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_domain: bool = False,
+                 framework: bool = False) -> np.ndarray:
+    """One reject code per plan (0 = valid). `framework`: also what the job's framework cannot launch
+    (the planner searches only those; ``evaluate`` and ``validate`` judge a plan as given)."""
     a = arch(job.model)
     tp, pp, v, cp, ep, dp, mbs = (np.asarray(P[k], dtype=np.int64) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs"))
     shape = np.broadcast(tp, pp, v, cp, ep, dp, mbs).shape
@@ -109,5 +112,6 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
         mark(((cpt != _P2P) & (cp == 1)) | ((cpt == _A2A) & ((a.heads // np.maximum(tp, 1)) % np.maximum(cp, 1) != 0)), 13)
     if "moe_dispatcher" in P:
         mark((np.asarray(P["moe_dispatcher"], dtype=np.int64) != _ALLTOALL) & (ep == 1), 13)
-    mark(framework_reject(job, P), Reason.FRAMEWORK)
+    if framework:
+        mark(framework_reject(job, P), Reason.FRAMEWORK)
     return code

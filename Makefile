@@ -31,6 +31,7 @@ run: $(STAMP)
 test: $(STAMP) $(FRAMEWORKS)
 	bash scripts/install-browser.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

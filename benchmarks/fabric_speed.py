@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from gigafactory.network import collectives
-from gigafactory.network.contention import simulate
+from gigafactory.network.contention import route_flows
 from gigafactory.network.topology import build_topology
 from gigafactory.resolve import cluster
 
@@ -48,11 +48,11 @@ def main() -> None:
         print(f"{fn.__name__:15s} {N:,} plans: {hit * 1e3:.2f} ms per call on memoised groups, {miss * 1e3:.2f} ms on "
               f"new ones (CPU; target < 2 ms)")
     t0 = time.perf_counter()
-    p = simulate(build_topology("colossus"), "permutation", "ecmp")
+    p = route_flows(build_topology(cluster("colossus")), "permutation", "ecmp")
     print(f"random permutation, ECMP, 100k flows: {(time.perf_counter() - t0) * 1e3:.0f} ms "
           f"(throughput {p.throughput:.3f}, {p.iterations} max-min rounds)")
     t0 = time.perf_counter()
-    big = build_topology("colossus", num_gpus=4_000_000, tiers=None)
+    big = build_topology(cluster("colossus"), num_gpus=4_000_000, tiers=None)
     print(f"4,000,000 GPUs: {big.tiers} tiers, {big.total_switches:,} switches, built in "
           f"{(time.perf_counter() - t0) * 1e3:.2f} ms")
 

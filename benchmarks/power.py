@@ -1,4 +1,5 @@
-"""Benchmark: power() on the 100k-H100 Colossus scenario and the raw step waveform speed."""
+"""Benchmark: the power stage on the 100k-H100 Colossus scenario (budget + waveform + day series + site
+verdict, given the twin's step and goodput) and the raw step waveform speed."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import gigafactory as gf
 from gigafactory import resolve
 from gigafactory.fleet import waveform as wv
 from gigafactory.fleet.power import budget, consts
+from gigafactory.twin import power_stage
 
 
 def main() -> None:
     scen = gf.load_scenario()
+    res = gf.simulate(scen, detail=False)  # the step and goodput the power stage takes
     t = time.perf_counter()
-    r = gf.power(scen)
+    r = power_stage(scen, res.step, res.goodput)
     dt = time.perf_counter() - t
-    print(f"power(colossus-gpt4): {dt * 1e3:.0f} ms; IT {r.budget.it_mw:.1f} MW, facility {r.budget.facility_mw:.1f} MW, "
+    print(f"power stage (colossus-gpt4): {dt * 1e3:.0f} ms; IT {r.budget.it_mw:.1f} MW, facility {r.budget.facility_mw:.1f} MW, "
           f"swing {r.step_it.swing_mw:.1f} MW at {r.step_it.dominant_hz:.3g} Hz, fits={r.verdict.fits}")
     load = budget(resolve.cluster("colossus")).load
     d = consts("default-step")

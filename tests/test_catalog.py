@@ -15,7 +15,7 @@ ALL = [(k, i) for k in catalog.KINDS for i in catalog.ids(k)]
 
 @pytest.mark.parametrize(("kind", "eid"), ALL, ids=[f"{k}:{i}" for k, i in ALL])
 def test_every_named_entry_builds(kind: str, eid: str) -> None:
-    spec = resolve.build(kind, eid)
+    spec = resolve.spec(kind, eid)
     assert spec.id == eid
 
 

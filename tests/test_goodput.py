@@ -16,7 +16,7 @@ from gigafactory import resolve
 from gigafactory.cli.main import app
 from gigafactory.errors import SpecError
 from gigafactory.fleet.goodput import goodput
-from gigafactory.fleet.montecarlo import SimInputs, simulate
+from gigafactory.fleet.montecarlo import SimInputs, run_trials
 from gigafactory.specs import Policies
 
 
@@ -27,7 +27,7 @@ def _one_cause(lam: float, W: float, tau: float, c: float, down: float, persist:
 
 
 def test_no_failures_costs_only_checkpoints() -> None:
-    r = simulate(_one_cause(1e-12, W=100.0, tau=1.0, c=0.1, down=0.5), trials=5, seed=0)
+    r = run_trials(_one_cause(1e-12, W=100.0, tau=1.0, c=0.1, down=0.5), trials=5, seed=0)
     assert np.allclose(r.wall_h, 100.0 + 99 * 0.1)  # 99 checkpoints, none after the last segment
     assert r.counts.sum() == 0
 
@@ -36,7 +36,7 @@ def test_matches_exact_renewal_formula() -> None:
     """Sync checkpoints, Poisson failures, fixed downtime D: each of the W/tau segments needs an
     uninterrupted run of P = tau + c (the last only tau), E[time] = (e^{lam P} - 1)(1/lam + D)."""
     lam, W, tau, c, D = 1 / 3.0, 240.0, 1.0, 0.1, 0.25
-    r = simulate(_one_cause(lam, W, tau, c, D), trials=4000, seed=1)
+    r = run_trials(_one_cause(lam, W, tau, c, D), trials=4000, seed=1)
     n = W / tau
     exact = ((n - 1) * (math.exp(lam * (tau + c)) - 1) + (math.exp(lam * tau) - 1)) * (1 / lam + D)
     se = r.wall_h.std() / math.sqrt(4000)
@@ -45,8 +45,8 @@ def test_matches_exact_renewal_formula() -> None:
 
 
 def test_async_persist_lag_costs_rework() -> None:
-    base = simulate(_one_cause(0.5, 50.0, 0.5, 0.01, 0.1), 400, 3).wall_h.mean()
-    lag = simulate(_one_cause(0.5, 50.0, 0.5, 0.01, 0.1, persist=0.3), 400, 3).wall_h.mean()
+    base = run_trials(_one_cause(0.5, 50.0, 0.5, 0.01, 0.1), 400, 3).wall_h.mean()
+    lag = run_trials(_one_cause(0.5, 50.0, 0.5, 0.01, 0.1, persist=0.3), 400, 3).wall_h.mean()
     assert lag > base
 
 
@@ -56,7 +56,7 @@ def test_kokolis_ettr_figures() -> None:
     is a first-order approximation; the exact renewal value at 60 min is 0.72, hence the 0.03 band."""
     lam = 2000 * 6.5e-3 / 24
     for tau_min, paper in ((60, 0.70), (5, 0.93)):
-        r = simulate(_one_cause(lam, 30 * 24.0, tau_min / 60, 0.0, 5 / 60), 300, 0)
+        r = run_trials(_one_cause(lam, 30 * 24.0, tau_min / 60, 0.0, 5 / 60), 300, 0)
         assert np.mean(30 * 24.0 / r.wall_h) == pytest.approx(paper, abs=0.03)
 
 

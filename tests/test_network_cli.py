@@ -32,9 +32,10 @@ def test_unbuildable_design_names_the_fix() -> None:
     assert "smallest fixes" in r.output and "tiers=3" in r.output
 
 
-def test_gf_network_is_callable_even_after_submodule_import() -> None:
+def test_gf_network_report_takes_a_cluster_spec() -> None:
     import gigafactory as gf
-    import gigafactory.network.topology  # noqa: F401  (binds gf.network to the subpackage)
+    import gigafactory.network.topology  # noqa: F401  (gf.network is the subpackage, nothing else)
 
-    r = gf.network("selene", patterns=("permutation",))
+    r = gf.network_report(gf.spec("clusters", "selene"), patterns=("permutation",))
     assert r.topology.tiers == 3 and "permutation" in r.contention
+    assert gf.network.network_report is gf.network_report

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigafactory.network.contention import balls_in_bins, effective_fraction, maxmin, simulate
+from gigafactory.network.contention import balls_in_bins, effective_fraction, maxmin, route_flows
 from gigafactory.network.topology import build_topology
+from gigafactory.resolve import cluster
 
 
 def naive_maxmin(paths: np.ndarray, cap: np.ndarray) -> np.ndarray:
@@ -55,37 +56,37 @@ def test_bulk_rounds_equal_progressive_filling(seed, flows, links) -> None:
 
 def test_ecmp_uses_one_minus_one_over_e_of_uplinks() -> None:
     # Colossus leaves send 64 flows onto 64 uplinks (random permutation): balls in bins
-    r = simulate(build_topology("colossus"), "permutation", "ecmp", seed=1)
+    r = route_flows(build_topology(cluster("colossus")), "permutation", "ecmp", seed=1)
     assert r.uplink_used == pytest.approx(1 - 1 / math.e, abs=0.02)
     assert r.uplink_used == pytest.approx(r.uplink_used_expected, rel=0.01)
     assert balls_in_bins(64, 64) == pytest.approx(1 - (63 / 64) ** 64)
 
 
 def test_adaptive_is_lossless_on_nonblocking_and_ecmp_is_not() -> None:
-    t = build_topology("eos")
+    t = build_topology(cluster("eos"))
     ecmp = effective_fraction(t, "permutation", "ecmp")
     assert effective_fraction(t, "permutation", "adaptive") == pytest.approx(1.0)
     assert 0.3 < ecmp < 1 - 1 / math.e  # compounding collisions over four hashed hops
     # more queue pairs per connection give the hash more entropy
-    fr = [simulate(t, "permutation", "ecmp", qps=q).throughput for q in (1, 4, 16)]
+    fr = [route_flows(t, "permutation", "ecmp", qps=q).throughput for q in (1, 4, 16)]
     assert fr[0] < fr[1] < fr[2] < 1.0
 
 
 def test_topology_aware_ring_barely_collides() -> None:
-    t = build_topology("colossus")
+    t = build_topology(cluster("colossus"))
     assert effective_fraction(t, "dp-allreduce", "ecmp") > 0.99
-    assert simulate(t, "dp-allreduce", "ecmp", placement="random").throughput < 0.5
+    assert route_flows(t, "dp-allreduce", "ecmp", placement="random").throughput < 0.5
 
 
 def test_oversubscription_caps_adaptive() -> None:
-    t = build_topology("meta-llama3-roce")  # 7:1 between 3,072-GPU pods
-    a = simulate(t, "permutation", "adaptive")
+    t = build_topology(cluster("meta-llama3-roce"))  # 7:1 between 3,072-GPU pods
+    a = route_flows(t, "permutation", "adaptive")
     # 7/8 of flows leave their pod through 1/7 of its bandwidth; the rest run at line rate
     assert a.throughput == pytest.approx(1 / 8 + 7 / 8 / 7 * 8 / 7, rel=0.1)
-    assert simulate(t, "permutation", "ecmp").throughput < a.throughput
+    assert route_flows(t, "permutation", "ecmp").throughput < a.throughput
 
 
 def test_seeded() -> None:
-    t = build_topology("eos")
+    t = build_topology(cluster("eos"))
     assert effective_fraction(t, "permutation", seed=3) == effective_fraction(t, "permutation", seed=3)
     assert effective_fraction(t, "permutation", seed=3) != effective_fraction(t, "permutation", seed=4)

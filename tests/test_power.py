@@ -12,7 +12,7 @@ from gigafactory.perf.powercap import perf_scale_at_cap
 
 
 def _cluster(**over):
-    return resolve.build("clusters", {"use": "colossus", **over}, "cluster")
+    return resolve.spec("clusters", {"use": "colossus", **over}, "cluster")
 
 
 def _nvl72(n_racks: int = 8):
@@ -102,11 +102,12 @@ def test_perf_scale_monotone_in_cap(a, b):
 
 
 def test_idle_gpus_draw_idle_power_and_do_not_swing() -> None:
-    from gigafactory.fleet.power_report import power as full_power
+    from gigafactory.fleet.power import power as full_power
 
     bd = {"compute": 4.0, "tp": 0.0, "cp": 0.0, "ep": 0.0, "pp": 0.3, "dp": 0.5, "bubble": 0.7, "optimizer": 0.1}
-    all_ = full_power("colossus", step_breakdown=bd)
-    half = full_power("colossus", step_breakdown=bd, active_gpus=50_000)
+    c = resolve.cluster("colossus")
+    all_ = full_power(c, step=bd)
+    half = full_power(c, step=bd, active_gpus=50_000)
     # half the GPUs in the job: half the per-step swing, the same draw when the job is down
     assert half.step_it.swing_mw == pytest.approx(all_.step_it.swing_mw / 2, rel=0.02)
     assert half.budget.load.it_idle_w == pytest.approx(all_.budget.load.it_idle_w)

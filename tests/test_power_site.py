@@ -73,3 +73,75 @@ def test_cli_power_text_and_json():
     assert d["summary"]["swing_mw"] > 10 and d["verdict"]["site"] == "memphis"
     bad = runner.invoke(app, ["power", "--cluster", "colossos"])
     assert bad.exit_code == 2
+
+
+def test_firm_supply_is_grid_plus_generation_never_the_battery():
+    """The gate and the sustained check count grid + generation; a battery does not carry load."""
+    from gigafactory.fleet.power import facility_mw
+
+    scen = gf.load_scenario()
+    need = facility_mw(scen.cluster, scen.site)
+    res = gf.simulate(scen, detail=False)
+    # one facility figure: the gate, power, simulate and cost
+    assert res.power.budget.facility_mw == pytest.approx(need) and res.cost.facility_mw == pytest.approx(need)
+    assert res.headline()["facility_mw"] == pytest.approx(need)
+    # memphis: grid 150 + 35 x 12 MW turbines = 570 MW firm (+150 MW of Megapacks that do not count)
+    over = {"site.generation": [], "site.grid_mw": need - 1.0}
+    with pytest.raises(gf.SpecError) as exc:
+        gf.load_scenario(None, over)
+    msg = str(exc.value)
+    short = need - (need - 1.0)
+    assert f"needs {need:,.0f} MW firm, has {need - 1.0:,.0f}" in msg and "batteries do not count" in msg
+    assert f"add {short:,.0f} MW of generation or grid" in msg
+    # with the grid at the facility figure it passes, battery or not
+    gf.load_scenario(None, {"site.generation": [], "site.grid_mw": need + 1.0, "site.battery": None})
+
+
+def test_sustained_check_names_the_smallest_fix():
+    site = resolve.site({"use": "memphis", "grid_mw": 100, "generation": []})
+    v = verdict(site, _load(peak_mw=130.0))
+    c = v.checks[0]
+    assert not c.ok and c.fix == ("needs 130 MW firm, has 100 (grid 100 + generation 0; batteries do not count): "
+                                  "add 30 MW of generation or grid")
+    assert v.reasons[0] == f"sustained load: {c.fix}"
+    assert all(ch.fix for ch in v.checks if not ch.ok) and all(not ch.fix for ch in v.checks if ch.ok)
+
+
+def test_failure_drop_fix_is_the_missing_battery():
+    """The drop check's fix is what the battery lacks: the need minus what it has."""
+    from gigafactory.fleet.site import drop_energy_mwh
+
+    site = resolve.site({"use": "memphis", "battery": None})
+    load = _load()
+    v = verdict(site, load)
+    need_mw, need_mwh = drop_energy_mwh(site, load.peak_mw - load.idle_mw, load.mean_mw)
+    drop = next(c for c in v.checks if c.name == "failure drop")
+    assert not drop.ok and f"add {need_mw:,.1f} MW" in drop.fix
+    from gigafactory.fleet.load import consts
+
+    soc = float(consts("supply")["battery_soc_window"])
+    assert f"/ {need_mwh / soc:,.2f} MWh of battery" in drop.fix
+
+
+def test_zero_battery_or_generation_means_none():
+    s = resolve.site({"use": "memphis", "battery": {"mw": 0, "mwh": 0, "round_trip_eff": 0.9}})
+    assert s.battery is None
+    scen = gf.load_scenario(None, {"site.battery.mw": 0})
+    assert scen.site.battery is None
+    no_gen = resolve.site({"use": "memphis", "generation": [{**resolve.site("memphis").generation[0]
+                                                              .model_dump(exclude_none=True), "count": 0}]})
+    assert no_gen.generation_mw == 0 and no_gen.firm_supply_mw == no_gen.grid_mw
+
+
+def test_power_and_simulate_agree_on_one_scenario():
+    """`power --scenario` and `simulate` on one scenario: the same swing and the same failure drops."""
+    runner = CliRunner()
+    over = ["--set", "cluster.num_gpus=32768", "--set", "policies.trials=100"]
+    sim = json.loads(runner.invoke(app, ["simulate", "--json", *over]).stdout)["headline"]
+    pw = json.loads(runner.invoke(app, ["power", "--json", *over]).stdout)
+    assert pw["summary"]["swing_mw"] == pytest.approx(sim["swing_mw"], abs=0.01)
+    assert pw["interruptions"]["per_day"] == pytest.approx(sim["interruptions_per_day"])
+    assert pw["summary"]["facility_mw"] == pytest.approx(sim["facility_mw"], abs=0.01)
+    assert pw["summary"]["site_fits"] == sim["site_fits"]
+    assert pw["day_events"]["failures"] == gf.simulate(None, {"cluster.num_gpus": 32768, "policies.trials": 100},
+                                                       detail=False).power.day_events.failures

@@ -13,7 +13,7 @@ from gigafactory.fleet.power import budget, consts, power
 
 
 def _cluster(n: int):
-    return resolve.build("clusters", {"use": "colossus", "num_gpus": n}, "cluster")
+    return resolve.spec("clusters", {"use": "colossus", "num_gpus": n}, "cluster")
 
 
 def _default_breakdown() -> dict[str, float]:
@@ -56,7 +56,7 @@ def test_two_phase_step_levels_and_frequency():
 
 def test_16k_h100_swing_is_tens_of_megawatts():
     """Llama 3 (16k H100): synchronous swings 'on the order of tens of megawatts'."""
-    r = power(_cluster(16_384), site="meta-dc")
+    r = power(_cluster(16_384), resolve.site("meta-dc"))
     assert 5 <= r.step_it.swing_mw <= 50
     assert 5 <= r.failure_drop_it_mw <= 50
     assert 0.1 <= r.step_it.dominant_hz <= 3  # Choukse et al.: 0.2-3 Hz

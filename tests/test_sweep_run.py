@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from gigafactory.errors import SpecError
+from gigafactory.fleet.power import budget
+from gigafactory.resolve import load_scenario
 from gigafactory.sweep import frontier, query, run_sweep
 from gigafactory.sweep.store import ResultStore
 
@@ -41,8 +43,13 @@ def test_grid_sweep_rows_and_hand_checked_values(tmp_path: Path) -> None:
     # 16,384 H100 x 989.4 dense bf16 TFLOP/s = 16.21 EFLOP/s; 6 x 280e9 active x 13e12 tokens at peak = 15.59 days
     assert h["peak_eflops"] == pytest.approx(16.2103, rel=1e-4)
     assert h["ideal_days"] == pytest.approx(6 * 280e9 * 13e12 / (16384 * 989.4e12) / 86400)
-    # 2,048 HGX servers x (8 x 700 W + 4,575 W) = 20.84 MW IT
-    assert h["it_mw"] == pytest.approx(2048 * (8 * 700 + 4575) / 1e6)
+    # the twin's power budget: 2,048 HGX servers x (8 x 700 W + 4,575 W) = 20.84 MW, plus fabric and storage
+    scen = load_scenario(None, {"cluster.num_gpus": 16384, "cluster.gpu.power_cap_w": 700})
+    b = budget(scen.cluster, site_pue=scen.site.pue)
+    servers = b.tree.find("IT load").children[0]
+    assert servers.nameplate_w == pytest.approx(2048 * (8 * 700 + 4575))
+    assert h["it_mw"] == pytest.approx(b.it_mw) and h["it_mw"] > servers.nameplate_w / 1e6
+    assert h["facility_mw"] == pytest.approx(b.facility_mw)
 
 
 def test_rerun_skips_done_points_and_restores_a_lost_chunk(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 import gigafactory as gf
+from gigafactory import simulate
 from gigafactory.cli.main import app
 from gigafactory.report import PLOTS
-from gigafactory.twin import simulate
 
 
 @cache
@@ -100,9 +100,34 @@ def test_simulate_bad_override_is_one_line() -> None:
     assert r.exit_code == 2 and "did you mean" in r.stderr
 
 
-def test_public_api_exports() -> None:
+def test_public_api_resolves_and_the_twin_takes_specs() -> None:
+    from gigafactory import twin
+
     assert gf.simulate is simulate
+    with pytest.raises(gf.SpecError, match="resolved Scenario"):
+        twin.simulate("colossus-gpt4")  # names are resolved at the surfaces, not in the twin
+    assert twin.simulate(gf.load_scenario(), seed=5, detail=False).headline() == simulate(seed=5).headline()
 
 
 def test_detail_off_gives_the_same_headline() -> None:
     assert simulate(seed=5, detail=False).headline() == simulate(seed=5).headline()
+
+
+def test_growth_keeps_the_plan_shape_and_narrows_data_parallelism() -> None:
+    """A growth size re-plans only where the size changes the plan: same TP/PP/CP/EP/mbs, the widest DP
+    that fits and divides the global batch; at or above the plan's GPUs, the full-size plan itself."""
+    from gigafactory import twin
+
+    res = default()
+    scen, full = res.scenario, res.step
+    p = full.plan
+    assert twin.step_at(scen, full, p.gpus).plan == p
+    n = scen.cluster.num_gpus // 3
+    st = twin.step_at(scen, full, n)
+    q = st.plan
+    assert (q.tp, q.pp, q.cp, q.ep, q.mbs, q.recompute) == (p.tp, p.pp, p.cp, p.ep, p.mbs, p.recompute)
+    assert q.gpus <= n and scen.job.global_batch % (q.dp * q.mbs) == 0
+    wider = [d for d in range(q.dp + 1, n // (p.tp * p.pp * p.cp) + 1)
+             if scen.job.global_batch % (d * p.mbs) == 0 and (p.tp * p.cp * d) % p.ep == 0]
+    assert not wider  # no wider DP would have fitted
+    assert st.tokens_per_s < full.tokens_per_s

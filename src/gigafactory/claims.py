@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import catalog
-from .resolve import build, scenario_from_dict
+from .resolve import scenario_from_dict, spec
 
 HOLDS, HOLDS_IF, FAILS = "holds", "holds only if", "does not hold"
 
@@ -37,19 +37,18 @@ def _c(cid: str) -> dict[str, Any]:
 
 
 def _training(cluster: Any, job: dict[str, Any], *, with_failures: bool = True) -> dict[str, float]:
-    """Plan + goodput for a job on a cluster: failure-free and wall-clock training days."""
-    from .fleet.goodput import goodput
-    from .perf.planner import plan
+    """Plan + goodput for a job on a cluster (the twin's first two stages): failure-free and
+    wall-clock training days."""
+    from .twin import training
 
     scen = scenario_from_dict({"name": "claim", "cluster": cluster, "job": job})
-    best = plan(scen.job, scen.cluster, top=1).best
-    free_days = scen.job.steps * best.step_s / 86_400.0
-    out = {"free_days": free_days, "mfu": best.mfu, "tokens_per_s_per_gpu": best.tokens_per_s_per_gpu,
-           "model_tflops_per_gpu": best.model_tflops_per_gpu, "wall_days": free_days, "goodput": 1.0,
+    tr = training(scen, with_failures=with_failures)
+    best = tr.step
+    out = {"free_days": tr.failure_free_days, "mfu": best.mfu, "tokens_per_s_per_gpu": best.tokens_per_s_per_gpu,
+           "model_tflops_per_gpu": best.model_tflops_per_gpu, "wall_days": tr.wall_days, "goodput": 1.0,
            "gpus_used": best.plan.gpus, "gpus": scen.cluster.num_gpus}
-    if with_failures:
-        gp = goodput(scen, days=free_days, step_s=best.step_s, whatifs=False)
-        out.update(wall_days=gp.wall_days.p50, wall_days_p90=gp.wall_days.p90, goodput=gp.goodput.p50)
+    if tr.goodput is not None:
+        out.update(wall_days_p90=tr.goodput.wall_days.p90, goodput=tr.goodput.goodput.p50)
     return out
 
 
@@ -140,7 +139,7 @@ def claim_bringup() -> Claim:
     from .fleet.build import bringup
 
     c = _c("bringup")
-    cl = build("clusters", c["cluster"])
+    cl = spec("clusters", c["cluster"])
     fast = bringup(cl, c["fast_profile"], seed=0)
     conv = bringup(cl, c["conventional_profile"], seed=0)
     full, after = fast.full_size_day["p50"], fast.training_after_first_rack["p50"]
@@ -181,12 +180,12 @@ def claim_rental() -> Claim:
 
 
 def claim_site_power() -> Claim:
-    from .fleet.power import power
+    from .twin import scenario_power
 
     c = _c("site-power")
-    cl = build("clusters", c["cluster"])
-    st = build("sites", cl.site)
-    rep = power(scenario_from_dict({"name": "claim", "cluster": c["cluster"], "job": c["job"]}))
+    cl = spec("clusters", c["cluster"])
+    st = spec("sites", cl.site)
+    rep = scenario_power(scenario_from_dict({"name": "claim", "cluster": c["cluster"], "job": c["job"]}))
     it, fac = rep.budget.it_mw, rep.budget.facility_mw
     tol = c["tolerance"]
     needs_gen = fac > st.grid_mw

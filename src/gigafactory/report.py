@@ -153,7 +153,7 @@ def from_twin(res: Any) -> ReportData:
                                   "goodput": w.goodput_with, "gain (points)": w.gain_pp,
                                   "days saved": w.days_saved} for w in gp.whatifs],
         "Capital cost": [{"category": k, "USD": v} for k, v in cost.items()],
-        "Site checks": [{"check": c.name, "ok": "yes" if c.ok else "NO", "detail": c.detail}
+        "Site checks": [{"check": c.name, "ok": "yes" if c.ok else "NO", "detail": c.detail, "smallest fix": c.fix}
                         for c in (pw.verdict.checks if pw.verdict else ())],
     }
     return ReportData(

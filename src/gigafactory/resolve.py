@@ -95,14 +95,18 @@ def _expand(kind: str, value: Any, field: str) -> dict[str, Any]:
     return raw
 
 
-def build(kind: str, value: Any, field: str | None = None) -> Any:
+def spec(kind: str, value: Any, field: str | None = None) -> Any:
     """Resolve and validate one spec of a kind (a catalog name, {use: ...} or inline mapping)."""
     field = field or ("" if kind == "scenario" else kind.rstrip("s"))
     raw = _expand(kind, value, field)
-    return validate(TYPES[kind], raw, field)
+    return validate_spec(TYPES[kind], raw, field)
 
 
-def validate(model: type[BaseModel], raw: dict[str, Any], field: str = "") -> Any:
+#: the former name of :func:`spec`, still imported by perf/validate.py and cli/cmd_plan.py
+build = spec
+
+
+def validate_spec(model: type[BaseModel], raw: dict[str, Any], field: str = "") -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -178,8 +182,10 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | None) -> di
     return raw
 
 
-def scenario_from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> Scenario:
-    """Resolve a raw scenario mapping (names, overrides) into a validated :class:`Scenario`."""
+def scenario_from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, *,
+                       check_site: bool = True) -> Scenario:
+    """Resolve a raw scenario mapping (names, overrides) into a validated :class:`Scenario`, checked
+    against its site's firm supply (:func:`check_site_power`) unless `check_site` is False."""
     if not isinstance(raw, dict):
         raise SpecError("scenario", "a scenario file must be a YAML mapping")
     if "site" not in raw and any(k.split(".")[0] == "site" for k in overrides or {}) and "cluster" in raw:
@@ -205,14 +211,26 @@ def scenario_from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = N
     raw["cluster"] = cluster
     raw["site"] = _expand("sites", raw["site"], "site")
     raw["job"] = _expand("job", raw["job"], "job")
-    scen = validate(Scenario, raw)
-    check_site_power(scen)
+    scen = validate_spec(Scenario, raw)
+    if check_site:
+        check_site_power(scen)
     return scen
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
     """Load a scenario YAML file (or the built-in default when `path` is None)."""
     return scenario_from_dict(read_scenario_file(path), overrides)
+
+
+def scenario(target: Scenario | str | Path | dict[str, Any] | None = None,
+             overrides: dict[str, Any] | None = None) -> Scenario:
+    """A Scenario from whatever a user hands the public API: a Scenario (overrides re-resolve it), a
+    raw mapping, a YAML path or built-in name, or None (the built-in default)."""
+    if isinstance(target, Scenario):
+        return scenario_from_dict(scenario_to_dict(target), overrides) if overrides else target
+    if isinstance(target, dict):
+        return scenario_from_dict(target, overrides)
+    return load_scenario(target, overrides)
 
 
 def read_scenario_file(path: str | Path | None = None) -> dict[str, Any]:
@@ -255,41 +273,54 @@ def scenario_to_dict(scen: Scenario) -> dict[str, Any]:
 
 
 def check_site_power(scen: Scenario) -> None:
-    """Reject clusters that the site cannot power even at nameplate GPU power and its PUE."""
+    """Reject clusters the site cannot power: the facility power the cluster is provisioned for
+    (:func:`gigafactory.fleet.power.facility_mw`, the figure ``power`` and ``simulate`` report)
+    against the site's firm supply, grid plus generation (batteries only buffer)."""
+    from .fleet.power import facility_mw
+    from .fleet.site import firm_shortfall
+
     c, s = scen.cluster, scen.site
-    server_w = c.scale_up.gpus_per_server * c.gpu.board_power_w + c.scale_up.server_overhead_w
-    facility_mw = c.num_servers * server_w * s.pue / 1e6
-    supply = s.firm_supply_mw + (s.battery.mw if s.battery else 0.0)
-    if supply > 0 and facility_mw > supply:
-        per_gpu_mw = facility_mw / c.num_gpus
-        fit = int(supply / per_gpu_mw) // c.scale_up.gpus_per_domain * c.scale_up.gpus_per_domain
+    if s.firm_supply_mw <= 0:  # supply not modelled
+        return
+    try:
+        need = facility_mw(c, s)
+    except SpecError:  # the fabric cannot be built as given (power says why): count the one that can
+        need = facility_mw(c.model_copy(update={"tiers": None}), s)
+    short = firm_shortfall(need, s)
+    if short:
+        dom = c.scale_up.gpus_per_domain
+        fit = int(s.firm_supply_mw / (need / c.num_gpus)) // dom * dom
         raise SpecError(
             "cluster.num_gpus",
-            f"{c.num_gpus:,} GPUs need about {facility_mw:,.0f} MW at PUE {s.pue:g} but site "
-            f"{s.id} supplies {supply:,.0f} MW (grid {s.grid_mw:g} + generation {s.generation_mw:g}"
-            f"{f' + battery {s.battery.mw:g}' if s.battery else ''}); at most ~{fit:,} GPUs fit",
+            f"{c.num_gpus:,} GPUs at site {s.id} (PUE {s.pue:g}) {short}; or use at most ~{fit:,} GPUs",
         )
 
 
 def model(name: str) -> Model:
-    return build("models", name, "model")
+    return spec("models", name, "model")
 
 
 def gpu(name: str) -> Gpu:
-    return build("gpus", name, "gpu")
+    return spec("gpus", name, "gpu")
 
 
 def cluster(name: str | dict[str, Any]) -> Cluster:
-    return build("clusters", name, "cluster")
+    return spec("clusters", name, "cluster")
 
 
 def site(name: str | dict[str, Any]) -> Site:
-    return build("sites", name, "site")
+    return spec("sites", name, "site")
+
+
+def site_of(cluster: Cluster) -> Site | None:
+    """The site a catalog cluster names (None when it names none)."""
+    return site(cluster.site) if cluster.site else None
 
 
 __all__ = [
     "GigafactoryError",
-    "build",
+    "spec",
+    "validate_spec",
     "load_scenario",
     "scenario_from_dict",
     "scenario_to_dict",

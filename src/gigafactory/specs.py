@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from .errors import SpecError
 
@@ -215,8 +223,8 @@ class GenerationUnit(Spec):
 
 
 class Battery(Spec):
-    mw: PositiveFloat
-    mwh: PositiveFloat
+    mw: float = Field(ge=0, description="power; 0 means no battery")
+    mwh: float = Field(ge=0, description="energy; 0 means no battery")
     round_trip_eff: float = Field(gt=0, le=1)
 
 
@@ -230,6 +238,12 @@ class Site(Spec):
     pue: float = Field(ge=1.0, le=3.0)
     electricity_usd_per_mwh: PositiveFloat
     building: str | None = None
+
+    @field_validator("battery")
+    @classmethod
+    def _no_empty_battery(cls, v: Battery | None) -> Battery | None:
+        """A battery of size 0 (MW or MWh) is no battery."""
+        return None if v is not None and (v.mw == 0 or v.mwh == 0) else v
 
     @property
     def generation_mw(self) -> float:

@@ -1,36 +1,49 @@
-"""A scenario end to end: from ground-breaking to a trained model.
+"""A scenario end to end: from ground-breaking to a trained model. The one orchestrator.
 
-``simulate`` chains the layers in the order data flows:
+``simulate`` chains the layers in the order data flows; every surface (CLI, web, sweeps, claims)
+calls it or one of its stages, so two commands on one scenario give the same figures:
 
 1. **plan** — the best parallel plan on the full cluster (or the scenario's own plan) and its step;
 2. **reliability** — failure-free training time W = steps × step time, then the Monte Carlo of
    failures, restarts and checkpoints gives the wall-clock training days (p10/p50/p90) and goodput;
-3. **power** — the IT and facility budget, the per-step waveform and the site verdict;
-4. **bring-up** — racks online over time; training starts on the part that is up and grows as racks
-   arrive, the plan re-chosen at each size;
+3. **bring-up** — racks online over time; training starts on the part that is up and grows as racks
+   arrive (:func:`grow`);
+4. **power** — the IT and facility budget, the per-step waveform, the day series with the goodput
+   model's interruptions and checkpoints, and the site verdict;
 5. **cost** — capex, opex, $ per run and per token.
 
-The headline (days from ground-breaking to trained model p50/p90, of which training, MFU, goodput,
-power, energy, cost) is :meth:`TwinResult.headline`.
+Everything here takes specs (a resolved :class:`~gigafactory.specs.Scenario`); names, files and
+overrides are resolved by the surfaces (:mod:`gigafactory.resolve`). Each thing is computed once per
+scenario: the fabric and the power budget are memoised per cluster, the failure model comes with the
+goodput result and the power stage reuses it. The headline (days from ground-breaking to trained
+model p50/p90, of which training, MFU, goodput, power, energy, cost) is :meth:`TwinResult.headline`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .errors import InfeasiblePlan
-from .resolve import build, load_scenario, scenario_from_dict, scenario_to_dict
-from .specs import Scenario
+from .errors import InfeasiblePlan, SpecError
+from .fleet.build import BringUp, bringup
+from .fleet.cost import CostReport, cost
+from .fleet.goodput import GoodputResult, goodput
+from .fleet.power import Interruptions, PowerReport, power
+from .perf.planner import PlanSearch
+from .perf.planner import plan as search_plans
+from .perf.step import StepResult, evaluate
+from .specs import Cluster, Job, Plan, Scenario
 
 #: the growing job is re-planned at 1/GROWTH_STEPS, 2/GROWTH_STEPS, ... of the cluster as racks arrive
 GROWTH_STEPS = 4
 SECONDS_PER_DAY = 86_400.0
+#: a growth size tries this many data-parallel widths of the full-size plan before a full search
+DP_TRIES = 4
+
+Headline = dict[str, float | int | str | bool | None]
 
 
 @dataclass(frozen=True)
@@ -49,20 +62,21 @@ class Growth:
 @dataclass(frozen=True)
 class TwinResult:
     scenario: Scenario
-    search: Any  # perf.planner.PlanSearch (or None when the scenario fixes the plan)
-    step: Any  # perf StepResult of the full-size plan
+    search: PlanSearch | None  # None when the scenario fixes the plan
+    step: StepResult  # the full-size plan's step
     failure_free_days: float
-    goodput: Any  # fleet.goodput result
-    power: Any  # fleet.power report
-    bringup: Any  # fleet.build.BringUp
+    goodput: GoodputResult
+    power: PowerReport
+    bringup: BringUp
     growth: Growth
-    cost: Any  # fleet.cost.CostReport
+    cost: CostReport
     seconds: dict[str, float]
 
-    def headline(self) -> dict[str, Any]:
+    def headline(self) -> Headline:
         """The flat figures a user, a sweep row or the web page needs."""
         s, st, gp, pw, c = self.scenario, self.step, self.goodput, self.power, self.cost
         p = st.plan
+        v = pw.verdict
         return {
             "scenario": s.name,
             "gpu": s.cluster.gpu.id,
@@ -92,7 +106,8 @@ class TwinResult:
             "avg_mw": pw.day_facility.mean_mw,
             "swing_mw": pw.step_it.swing_mw,
             "swing_hz": pw.step_it.dominant_hz,
-            "site_fits": pw.verdict.fits if pw.verdict else None,
+            "site_fits": v.fits if v else None,
+            "site_verdict": ("fits" if v.fits else "; ".join(v.reasons)) if v else None,
             "energy_mwh": self.energy_mwh,
             "capex_usd": c.capex_total_usd,
             "capex_per_gpu_usd": c.capex_per_gpu_usd,
@@ -108,119 +123,192 @@ class TwinResult:
         return run_energy_mwh(self.power, self.growth)
 
 
-def run_energy_mwh(pw: Any, growth: Growth) -> float:
+def run_energy_mwh(pw: PowerReport, growth: Growth) -> float:
     """Facility energy of the training run: p50 wall-clock training days at the average draw."""
     return pw.day_facility.mean_mw * growth.training_days["p50"] * 24.0
 
 
-def step_job(job: Any) -> Any:
+def step_job(job: Job) -> Job:
     """The job as the step engine sees it: a step does not depend on the total token count, so
     every token count shares one canonical job and the planner's memo serves them all."""
     return job.model_copy(update={"tokens": float(job.tokens_per_step)})
 
 
-def plan_text(p: Any) -> str:
+def plan_text(p: Plan) -> str:
     zero = {0: "DDP", 1: "dist-opt", 2: "ZeRO-2", 3: "FSDP"}[p.zero]
     parts = [f"TP{p.tp}", f"PP{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else ""), f"CP{p.cp}", f"EP{p.ep}",
              f"DP{p.dp}", f"mbs{p.mbs}", f"recompute={p.recompute}", zero]
     return " ".join(parts)
 
 
-def _resolve(scenario: Scenario | str | Path | dict | None, overrides: dict[str, Any] | None) -> Scenario:
-    if isinstance(scenario, Scenario):
-        if overrides:
-            return scenario_from_dict(scenario_to_dict(scenario), overrides)
-        return scenario
-    if isinstance(scenario, dict):
-        return scenario_from_dict(scenario, overrides)
-    return load_scenario(scenario, overrides)
+# --------------------------------------------------------------------------- stages
+
+
+def plan_step(scen: Scenario) -> tuple[PlanSearch | None, StepResult]:
+    """Stage 1: the scenario's plan, or the planner's best, on the full cluster."""
+    if scen.plan is not None:
+        return None, evaluate(scen.job, scen.cluster, scen.plan)
+    search = search_plans(step_job(scen.job), scen.cluster, top=3)
+    return search, search.best
+
+
+def failure_free_days(scen: Scenario, step: StepResult) -> float:
+    return scen.job.steps * step.step_s / SECONDS_PER_DAY
+
+
+def reliability(scen: Scenario, step: StepResult, *, detail: bool = True) -> GoodputResult:
+    """Stage 2: the goodput Monte Carlo of the run. Only the GPUs the plan uses can interrupt the
+    job; idle ones serve as spares."""
+    return goodput(scen, days=failure_free_days(scen, step), step_s=step.step_s, gpus=step.plan.gpus,
+                   whatifs=detail, optimize=detail)
+
+
+def power_stage(scen: Scenario, step: StepResult, gp: GoodputResult, *, run_hours: float | None = None,
+                interruptions: Interruptions | None = None) -> PowerReport:
+    """Stage 4: power of the step on the plan's GPUs, with the goodput model's interruptions."""
+    return power(scen.cluster, scen.site, step=step, interruptions=interruptions or Interruptions.from_goodput(gp),
+                 smoothing=bool(scen.policies.power_smoothing), run_hours=run_hours, seed=scen.policies.seed)
+
+
+@dataclass(frozen=True)
+class Training:
+    """Plan and goodput of a job at full size: what the claims about training time need."""
+
+    step: StepResult
+    failure_free_days: float
+    goodput: GoodputResult | None  # None when failures are not counted
+
+    @property
+    def wall_days(self) -> float:
+        return self.goodput.wall_days.p50 if self.goodput else self.failure_free_days
+
+
+def training(scen: Scenario, *, with_failures: bool = True) -> Training:
+    """Stages 1-2 only: the plan's step and (optionally) the goodput of the run at full size."""
+    _, step = plan_step(scen)
+    gp = reliability(scen, step, detail=False) if with_failures else None
+    return Training(step, failure_free_days(scen, step), gp)
+
+
+def with_seed(scen: Scenario, seed: int | None) -> Scenario:
+    if seed is None:
+        return scen
+    return scen.model_copy(update={"policies": scen.policies.model_copy(update={"seed": seed})})
 
 
 def simulate(
-    scenario: Scenario | str | Path | dict | None = None,
-    overrides: dict[str, Any] | None = None,
+    scenario: Scenario,
     *,
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
     detail: bool = True,
 ) -> TwinResult:
-    """Run a scenario end to end (the built-in Colossus-class default when none is given).
+    """Run a resolved scenario end to end.
 
     ``detail=False`` (sweeps) skips what only the report shows — the reliability what-ifs and the
     simulated-optimum checkpoint search; the headline figures are the same either way.
     """
-    from .fleet.build import bringup
-    from .fleet.cost import cost
-    from .fleet.goodput import goodput
-    from .fleet.power import power
-    from .perf.planner import plan as search_plans
-    from .perf.step import evaluate
-
-    scen = _resolve(scenario, overrides)
-    if seed is not None:
-        scen = scen.model_copy(update={"policies": scen.policies.model_copy(update={"seed": seed})})
+    if not isinstance(scenario, Scenario):
+        raise SpecError("scenario", f"expected a resolved Scenario (see gigafactory.resolve), got "
+                        f"{type(scenario).__name__}")
+    scen = with_seed(scenario, seed)
     say = progress or (lambda _msg: None)
     t: dict[str, float] = {}
 
     say("plan")
     t0 = time.perf_counter()
-    job, cluster = scen.job, scen.cluster
-    if scen.plan is not None:
-        search, step = None, evaluate(job, cluster, scen.plan)
-    else:
-        search = search_plans(step_job(job), cluster, top=3)
-        step = search.best
+    search, step = plan_step(scen)
     t["plan"] = time.perf_counter() - t0
-    failure_free_days = job.steps * step.step_s / SECONDS_PER_DAY
 
     say("reliability")
     t0 = time.perf_counter()
-    # only the GPUs the plan uses can interrupt the job; idle ones serve as spares
-    gp = goodput(scen, days=failure_free_days, step_s=step.step_s, gpus=step.plan.gpus,
-                 whatifs=detail, optimize=detail)
+    gp = reliability(scen, step, detail=detail)
     t["goodput"] = time.perf_counter() - t0
-
-    say("power")
-    t0 = time.perf_counter()
-    pw = power(scen, step_breakdown=step.breakdown, interruptions_per_day=gp.interruptions_per_day,
-               active_gpus=step.plan.gpus)
-    t["power"] = time.perf_counter() - t0
 
     say("bring-up")
     t0 = time.perf_counter()
     bu = bringup(scen, seed=scen.policies.seed)
-    growth = grow(scen, bu, step, gp, search_plans)
+    growth = grow(scen, bu, step, gp)
     t["bringup"] = time.perf_counter() - t0
+
+    say("power")
+    t0 = time.perf_counter()
+    pw = power_stage(scen, step, gp, run_hours=growth.training_days["p50"] * 24.0)
+    t["power"] = time.perf_counter() - t0
 
     say("cost")
     t0 = time.perf_counter()
-    cst = cost(scen, training_days=growth.training_days["p50"], tokens=job.tokens,
+    cst = cost(scen, training_days=growth.training_days["p50"], tokens=scen.job.tokens,
                energy_mwh=run_energy_mwh(pw, growth))
     t["cost"] = time.perf_counter() - t0
 
-    return TwinResult(scen, search, step, failure_free_days, gp, pw, bu, growth, cst, t)
+    return TwinResult(scen, search, step, failure_free_days(scen, step), gp, pw, bu, growth, cst, t)
 
 
-def grow(scen: Scenario, bu: Any, full_step: Any, gp: Any, search_plans: Callable[..., Any]) -> Growth:
-    """Train on the GPUs that are up, re-planning at each size, until the job's tokens are done.
+def scenario_power(scen: Scenario, *, interruptions_per_day: float | None = None,
+                   run_hours: float | None = None) -> PowerReport:
+    """The power report of a scenario exactly as :func:`simulate` computes it (same step, same
+    interruptions, same run), optionally with another failure rate or run length."""
+    res = simulate(scen, detail=False)
+    if interruptions_per_day is None and run_hours is None:
+        return res.power
+    ir = Interruptions.from_goodput(res.goodput)
+    if interruptions_per_day is not None:
+        ir = replace(ir, per_day=float(interruptions_per_day), source="given")
+    hours = run_hours if run_hours is not None else res.growth.training_days["p50"] * 24.0
+    return power_stage(scen, res.step, res.goodput, run_hours=hours, interruptions=ir)
 
-    Sizes are GROWTH_STEPS equal fractions of the cluster and the sizes on the first training day,
-    rounded down to whole NVLink domains.
-    Throughput at each size is the failure-free tokens/s of the best plan there, times the
-    goodput of the full-size run (p50 for the median schedule, p10 for the pessimistic one).
-    """
+
+# --------------------------------------------------------------------------- growth
+
+
+def growth_sizes(scen: Scenario, bu: BringUp) -> list[int]:
+    """GROWTH_STEPS equal fractions of the cluster and the sizes on the first training day (p50 and
+    p90 schedules, so training starts when bring-up says), rounded down to whole NVLink domains."""
     c = scen.cluster
     dom = c.domain_size
     fracs = {k / GROWTH_STEPS for k in range(1, GROWTH_STEPS)}
-    # also the sizes at which training starts (p50 and p90 schedules), so it starts when bring-up says
     starts = {float(bu.gpus_at(bu.first_training_day[q], q, training=False)) / c.num_gpus for q in ("p50", "p90")}
     sizes = sorted({max(dom, int(c.num_gpus * f) // dom * dom) for f in fracs | starts})
-    sizes = [n for n in sizes if n < c.num_gpus] + [c.num_gpus]
+    return [n for n in sizes if n < c.num_gpus] + [c.num_gpus]
+
+
+def step_at(scen: Scenario, full: StepResult, gpus: int) -> StepResult:
+    """The job's step when only `gpus` GPUs of the cluster are up.
+
+    The plan is re-chosen only where the size changes it: the full-size plan's model-parallel shape
+    (TP, PP, CP, EP, micro-batch, recompute, sharding) is kept with the widest data parallelism that
+    fits in `gpus` and divides the global batch, evaluated on the cluster's fabric as designed (the
+    racks that are up are part of it). Only when that shape cannot run at this size (memory, batch
+    divisibility) does a full plan search on a `gpus`-GPU cluster decide. InfeasiblePlan when no
+    plan fits.
+    """
+    p, job = full.plan, scen.job
+    model_parallel = p.tp * p.pp * p.cp
+    widest = min(gpus // model_parallel, p.dp)
+    tried = 0
+    for dp in range(widest, 0, -1):
+        if job.global_batch % (dp * p.mbs) or (p.tp * p.cp * dp) % p.ep:
+            continue
+        try:
+            return evaluate(job, scen.cluster, p.model_copy(update={"dp": dp}))
+        except InfeasiblePlan:
+            tried += 1
+            if tried >= DP_TRIES:
+                break
+    sub = Cluster.model_validate({**scen.cluster.model_dump(), "num_gpus": gpus})
+    return search_plans(step_job(job), sub, top=1).best
+
+
+def grow(scen: Scenario, bu: BringUp, full_step: StepResult, gp: GoodputResult) -> Growth:
+    """Train on the GPUs that are up, re-planning at each size (:func:`step_at`), until the job's
+    tokens are done. Throughput at each size is the failure-free tokens/s there, times the goodput of
+    the full-size run (p50 for the median schedule, p10 for the pessimistic one)."""
+    sizes = growth_sizes(scen, bu)
     rates, plans = [], []
     for n in sizes[:-1]:
-        sub = build("clusters", {**scenario_to_dict(scen)["cluster"], "num_gpus": n})
         try:
-            best = search_plans(step_job(scen.job), sub, top=1).best
+            best = step_at(scen, full_step, n)
             rates.append(best.tokens_per_s)
             plans.append(plan_text(best.plan))
         except InfeasiblePlan as exc:

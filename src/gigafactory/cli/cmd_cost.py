@@ -24,8 +24,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Capex bill of materials, opex per year, annualised cost and rental equivalents."""
         from ..fleet.cost import cost
+        from ..resolve import site_of
+        from ..specs import Cluster
 
-        rep = cost(design(scenario, cluster, set_), training_days=days)
+        target = design(scenario, cluster, set_)
+        rep = cost(target, site=site_of(target) if isinstance(target, Cluster) else None, training_days=days)
         if json_out:
             print_json(rep)
             return

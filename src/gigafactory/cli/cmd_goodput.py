@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..resolve import build, load_scenario, validate
+from ..resolve import load_scenario, spec, validate_spec
 from ..specs import Policies
 from .common import console, fmt, friendly, print_json
 
@@ -38,15 +38,15 @@ def register(app: typer.Typer) -> None:
         from ..fleet.goodput import goodput
 
         scen = load_scenario() if cluster is None or model is None else None
-        c = build("clusters", cluster, "cluster") if cluster else scen.cluster
-        m = build("models", model, "model") if model else scen.job.model
+        c = spec("clusters", cluster, "cluster") if cluster else scen.cluster
+        m = spec("models", model, "model") if model else scen.job.model
         raw: dict[str, Any] = {"async_checkpoint": not sync, "hot_spares": not no_spares, "burn_in": burn_in,
                                "trials": trials, "seed": seed}
         for k, v in (("reliability_profile", profile), ("checkpoint_interval_min", interval_min),
                      ("restart_min", restart_min)):
             if v is not None:
                 raw[k] = v
-        pol = validate(Policies, raw, "policies")
+        pol = validate_spec(Policies, raw, "policies")
         r = goodput(c, m, days, pol, gpus=gpus)
         if json_out:
             print_json(r.to_dict())

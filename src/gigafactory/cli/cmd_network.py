@@ -8,12 +8,13 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..specs import Scenario
 from .common import console, design, fmt, friendly, print_json
 
 
 def _cluster(name: str | None, scenario: str | None, sets: list[str]):
     d = design(scenario, name, sets)
-    return d.cluster if hasattr(d, "cluster") else d
+    return d.cluster if isinstance(d, Scenario) else d
 
 
 def _design(arg: str, sets: list[str]):
@@ -66,11 +67,12 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """The fabric as built: switches, links and optics per tier, bisection, latency, ECMP vs adaptive."""
-        from ..network import network
+        from ..network import network_report
+
         designs = [_cluster(cluster, scenario, set_)]
         if compare:
             designs.append(_design(compare, set_))
-        reports = [network(c, seed=seed, planes=planes).summary() for c in designs]
+        reports = [network_report(c, seed=seed, planes=planes).summary() for c in designs]
         if json_out:
             print_json(reports[0] if len(reports) == 1 else reports)
             return

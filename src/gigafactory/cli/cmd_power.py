@@ -6,8 +6,7 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from ..fleet.power import Item
-from ..fleet.power_report import PowerReport, power
+from ..fleet.power import Interruptions, Item, PowerReport, power
 from .common import console, design, fmt, friendly, print_json
 
 
@@ -56,7 +55,8 @@ def render(r: PowerReport) -> None:
     d, e = r.day_facility, r.day_events
     console.print(f"[bold]day[/]: {d.energy_mwh:,.0f} MWh facility ({r.daily_it_mwh:,.0f} MWh IT), average {d.mean_mw:,.1f} MW; "
                   f"{e.checkpoints} checkpoint dips of {e.checkpoint_dip_mw:,.1f} MW, {e.failures} failure drops "
-                  f"({r.interruptions_per_day:.1f}/day expected), full-load drop {r.failure_drop_it_mw:,.1f} MW IT")
+                  f"({r.interruptions_per_day:.1f}/day expected: {escape(r.interruptions.source)}), full-load drop "
+                  f"{r.failure_drop_it_mw:,.1f} MW IT")
     if r.verdict is not None:
         v = r.verdict
         head = "[green]FITS[/]" if v.fits else "[red]DOES NOT FIT[/]"
@@ -64,6 +64,8 @@ def render(r: PowerReport) -> None:
                       f"{v.generation_mw_used:,.1f} MW ({v.turbines_running} units running)")
         for c in v.checks:
             console.print(f"  {'ok ' if c.ok else '[red]NO[/] '} {c.name}: {escape(c.detail)}")
+            if c.fix:
+                console.print(f"      [red]fix:[/] {escape(c.fix)}")
         console.print(f"  sizing: {escape(v.sizing.note)}")
     if r.run is not None:
         u = r.run
@@ -88,8 +90,27 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Power budget tree (GPUs -> servers -> racks -> fabric -> cooling -> site), swings, site verdict."""
+        from dataclasses import replace
+
+        from ..resolve import site as resolve_site
+        from ..resolve import site_of
+        from ..specs import Cluster
+        from ..twin import scenario_power
+
         target = design(scenario, cluster, set_)
-        r = power(target, site=site, smoothing=smoothing, interruptions_per_day=interruptions, run_hours=hours)
+        if isinstance(target, Cluster):  # no job: the default step, the cluster's failure model
+            st = resolve_site(site) if site else site_of(target)
+            ir = Interruptions.of_cluster(target)
+            if interruptions is not None:
+                ir = replace(ir, per_day=interruptions, source="given")
+            r = power(target, st, interruptions=ir, smoothing=bool(smoothing), run_hours=hours)
+        else:  # a scenario: exactly the power `simulate` reports
+            if site:
+                target = design(scenario, None, [*set_, f"site={site}"])
+            if smoothing is not None:
+                pol = target.policies.model_copy(update={"power_smoothing": smoothing})
+                target = target.model_copy(update={"policies": pol})
+            r = scenario_power(target, interruptions_per_day=interruptions, run_hours=hours)
         if json_out:
             print_json(r.to_dict())
             return

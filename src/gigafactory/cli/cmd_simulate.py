@@ -32,6 +32,7 @@ HEADLINE_ROWS: list[tuple[str, str, str]] = [
     ("swing_mw", "per-step IT swing", "MW"),
     ("swing_hz", "swing frequency", "Hz"),
     ("site_fits", "site supply verdict (fits)", ""),
+    ("site_verdict", "site verdict: reason and smallest fix", ""),
     ("energy_mwh", "energy of the training run", "MWh"),
     ("capex_usd", "capex", "$"),
     ("capex_per_gpu_usd", "capex per GPU, all in", "$"),
@@ -84,14 +85,15 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Run a scenario end to end: plan, reliability, power, bring-up, cost."""
+        from ..resolve import load_scenario
         from ..twin import simulate
 
+        scen = load_scenario(scenario, parse_sets(set_))
         if json_out:
-            res = simulate(scenario, parse_sets(set_), seed=seed)
+            res = simulate(scen, seed=seed)
         else:
             with console.status("simulating ...") as status:
-                res = simulate(scenario, parse_sets(set_), seed=seed,
-                               progress=lambda stage: status.update(f"simulating: {stage} ..."))
+                res = simulate(scen, seed=seed, progress=lambda stage: status.update(f"simulating: {stage} ..."))
         if report is not None:
             from ..report import from_twin, write_report
 

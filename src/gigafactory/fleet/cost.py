@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 from .. import catalog
 from ..errors import SpecError
+from ..network.topology import build_topology
 from ..specs import Cluster, Scenario, Site
+from .power import budget
 
 HOURS_PER_YEAR = 8760.0
 TERMS = ("reserved", "on-demand")
@@ -149,18 +151,14 @@ def implied_rate(total_usd: float, gpus: int, hours: float) -> float:
 
 def _power(cluster: Cluster, pue: float) -> tuple[float, float, str]:
     """(IT MW, facility MW, basis) from the bottom-up power budget."""
-    from .power import budget
-
     b = budget(cluster, site_pue=pue)
     return float(b.it_mw), float(b.facility_mw), "fleet.power budget (IT nameplate incl. network, storage)"
 
 
 def _network_counts(cluster: Cluster) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """Switches by tier, transceivers and cables by kind, counted from the topology as built."""
-    from ..network.topology import build_topology
-
     t = build_topology(cluster)
-    return dict(t.switches_by_tier), dict(t.transceivers_by_kind), dict(t.cables_by_kind)
+    return t.switches_by_name, dict(t.transceivers_by_kind), dict(t.cables_by_kind)
 
 
 def _optic_price(kind: str) -> tuple[float, str, bool]:
@@ -309,6 +307,7 @@ def _opex(c: Cluster, site: Site | None, it_mw: float, avg_mw: float, by_cat: di
 def cost(
     scenario_or_cluster: Scenario | Cluster,
     *,
+    site: Site | None = None,
     training_days: float | None = None,
     tokens: float | None = None,
     energy_mwh: float | None = None,
@@ -316,7 +315,8 @@ def cost(
     """Capex bill of materials, opex, annualised cost, $/GPU-hour and (given a run) $ per run and token.
 
     ``energy_mwh`` is the facility energy of the training run (from the twin's power model); without
-    it the run's energy is the average facility draw times its duration.
+    it the run's energy is the average facility draw times its duration. A bare Cluster is costed
+    at `site` (the surfaces resolve the cluster's own site), else without one.
     """
     if isinstance(scenario_or_cluster, Scenario):
         c, site = scenario_or_cluster.cluster, scenario_or_cluster.site
@@ -324,9 +324,6 @@ def cost(
             tokens = scenario_or_cluster.job.tokens
     else:
         c = scenario_or_cluster
-        from ..resolve import site as _site
-
-        site = _site(c.site) if c.site else None
     for name, v in (("training_days", training_days), ("tokens", tokens), ("energy_mwh", energy_mwh)):
         if v is not None and v <= 0:
             raise SpecError(name, f"must be positive, got {v:g}")

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import SpecError
 from ..specs import Cluster, Model, Policies, Scenario
 from .checkpoint import CheckpointCost, checkpoint_cost, daly_interval, young_interval
-from .montecarlo import LOSS_KINDS, SimInputs, SimResult, simulate
+from .montecarlo import LOSS_KINDS, SimInputs, SimResult, run_trials
 from .reliability import FailureModel, burn_in, failure_model
 
 SEARCH_FACTORS = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)
@@ -153,7 +153,7 @@ class _Setup:
         )
 
     def run(self, tau_h: float, trials: int, seed: int) -> SimResult:
-        return simulate(self.inputs(tau_h), trials, seed)
+        return run_trials(self.inputs(tau_h), trials, seed)
 
 
 def _setup(cluster: Cluster, model: Model, days: float, pol: Policies, gpus: int | None,

@@ -74,7 +74,7 @@ def _inverse_hazard(inp: SimInputs, lam_o: float, lam_h: float):
     return inv
 
 
-def simulate(inp: SimInputs, trials: int, seed: int, chunk: int | None = None) -> SimResult:
+def run_trials(inp: SimInputs, trials: int, seed: int, chunk: int | None = None) -> SimResult:
     """Run `trials` independent runs; returns wall-clock hours, interruption counts and losses."""
     rates = np.asarray(inp.rates_h, dtype=float)
     ncause = rates.size
@@ -174,4 +174,4 @@ def simulate(inp: SimInputs, trials: int, seed: int, chunk: int | None = None) -
     return SimResult(wall_h=wall, counts=counts, losses_h=losses)
 
 
-__all__ = ["SimInputs", "SimResult", "simulate", "LOSS_KINDS"]
+__all__ = ["SimInputs", "SimResult", "run_trials", "LOSS_KINDS"]

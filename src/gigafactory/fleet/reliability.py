@@ -16,6 +16,7 @@ from functools import cache
 
 from .. import catalog
 from ..errors import SpecError, unknown
+from ..network.topology import tiers_needed
 from ..specs import Cluster
 
 UNITS = ("gpu", "nic", "node", "rack", "switch", "job")
@@ -137,16 +138,13 @@ def burn_in() -> BurnIn:
 def fabric_switches(cluster: Cluster, gpus: int) -> float:
     """Switches of a folded-Clos fabric for `gpus` GPUs: (2t - 1) x endpoints / radix.
 
-    Endpoints are NIC ports; tiers t are the cluster's, or the fewest whose capacity 2 (k/2)^t holds
-    the endpoints. A t-tier fat tree has 2E/k switches in every tier but the top, which has E/k.
+    Endpoints are NIC ports; tiers t are the cluster's, or the fewest that join the endpoints
+    (:func:`gigafactory.network.topology.tiers_needed`). A t-tier fat tree has 2E/k switches in every
+    tier but the top, which has E/k.
     """
     endpoints = gpus * cluster.nics_per_gpu
     k = cluster.fabric.switch_radix
-    t = cluster.tiers
-    if t is None:
-        t = 1
-        while 2 * (k / 2) ** t < endpoints:
-            t += 1
+    t = cluster.tiers if cluster.tiers is not None else tiers_needed(endpoints, k)
     return (2 * t - 1) * endpoints / k
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .power import PHASES, LoadModel, consts
+from .load import PHASES, LoadModel, consts
 
 COMM = ("host", "tp", "cp", "ep", "pp")  # exposed between the compute kernels of every micro-batch
 

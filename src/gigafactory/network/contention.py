@@ -31,8 +31,7 @@ import numpy as np
 
 from .. import catalog
 from ..errors import SpecError
-from ..specs import Cluster
-from .topology import Topology, build_topology
+from .topology import Topology
 
 PATTERNS = ("dp-allreduce", "permutation", "all-to-all")
 ROUTINGS = ("ecmp", "adaptive")
@@ -138,11 +137,13 @@ def _flows(t: Topology, pattern: str, servers: int, rng: np.random.Generator, pl
     return ss, rr, ds, rr
 
 
-def simulate(topology: Topology | Cluster | str, pattern: str = "dp-allreduce", routing: str = "ecmp",
+def route_flows(topology: Topology, pattern: str = "dp-allreduce", routing: str = "ecmp",
              seed: int = 0, *, qps: int | None = None, placement: str = "topology",
              a2a_group: int | None = None) -> Contention:
     """Route the pattern's flows on (a sample of) the fabric and share links max-min fairly."""
-    t = topology if isinstance(topology, Topology) else build_topology(topology)
+    if not isinstance(topology, Topology):
+        raise SpecError("topology", f"expected a built Topology, got {type(topology).__name__}")
+    t = topology
     if routing not in ROUTINGS:
         raise SpecError("routing", f"unknown routing {routing!r}", ROUTINGS)
     if placement not in ("topology", "random"):
@@ -235,13 +236,24 @@ def _leaf(t: Topology, server: np.ndarray, rail: np.ndarray) -> np.ndarray:
     return server // spl if spl >= 1 else (server * t.rails + rail) // d1
 
 
-def effective_fraction(topology: Topology | Cluster | str, pattern: str = "dp-allreduce", routing: str = "ecmp",
+def effective_fraction(topology: Topology, pattern: str = "dp-allreduce", routing: str = "ecmp",
                        seed: int = 0, *, metric: str = "throughput", **kw: Any) -> float:
-    """Effective fraction of the crossbar bandwidth the pattern gets on this fabric (see module doc)."""
+    """Effective fraction of the crossbar bandwidth the pattern gets on this fabric (see module doc).
+    Memoised per fabric: clusters that differ only in GPUs or power share their fabric's figure."""
     if metric not in METRICS:
         raise SpecError("metric", f"unknown metric {metric!r}", METRICS)
-    r = simulate(topology, pattern, routing, seed, **kw)
+    key = (topology.key, pattern, routing, seed, tuple(sorted(kw.items())))
+    r = _ROUTED.get(key)
+    if r is None:
+        r = route_flows(topology, pattern, routing, seed, **kw)
+        while len(_ROUTED) >= ROUTED_MEMO:
+            _ROUTED.pop(next(iter(_ROUTED)))
+        _ROUTED[key] = r
     return r.throughput if metric == "throughput" else r.completion
 
 
-__all__ = ["Contention", "balls_in_bins", "effective_fraction", "maxmin", "simulate"]
+_ROUTED: dict[tuple[Any, ...], Contention] = {}
+ROUTED_MEMO = 512
+
+
+__all__ = ["Contention", "balls_in_bins", "effective_fraction", "maxmin", "route_flows"]

@@ -16,7 +16,8 @@ independent copies of the fabric (DeepSeek's multi-plane fat tree, Alibaba HPN d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,25 +31,34 @@ LINK_NAMES = ("nic-leaf", "leaf-spine", "spine-core", "core-super")
 MAX_TIERS = 8
 
 
-class TierCounts(tuple):
-    """Counts per tier, leaf first: a tuple of ints that also reads as a mapping by tier name."""
-
-    _names = SWITCH_NAMES
-
-    def keys(self) -> list[str]:
-        return [self._names[i] if i < len(self._names) else f"tier{i + 1}" for i in range(len(self))]
-
-    def items(self) -> list[tuple[str, int]]:
-        return list(zip(self.keys(), self, strict=True))
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self.keys().index(key))
-        return tuple.__getitem__(self, key)
+def tier_names(n: int, names: tuple[str, ...] = SWITCH_NAMES) -> list[str]:
+    """Names of `n` tiers, leaf first (``tier5`` and up past the named ones)."""
+    return [names[i] if i < len(names) else f"tier{i + 1}" for i in range(n)]
 
 
-class LinkCounts(TierCounts):
-    _names = LINK_NAMES
+def tiers_needed(ports: int | Cluster, radix: int | None = None) -> int:
+    """Fewest tiers of a non-blocking fat tree of radix-`radix` switches that joins `ports` endpoints.
+
+    Each tier below the top uses half its ports downward, the top tier all of them, so t tiers join
+    ``k (k/2)^(t-1) = 2 (k/2)^t`` endpoints (k^2/2 for two tiers, k^3/4 for three). Given a Cluster:
+    its own ``tiers`` when set, else the tiers of its fabric as built (:func:`build_topology`, which
+    also counts oversubscription and rail-optimised leaves), else (a fabric that cannot be built) the
+    formula on its NIC ports and switch radix.
+    """
+    if isinstance(ports, Cluster):
+        c = ports
+        if c.tiers is not None:
+            return c.tiers
+        try:
+            return build_topology(c).tiers
+        except SpecError:
+            return tiers_needed(c.num_gpus * c.nics_per_gpu, c.fabric.switch_radix)
+    if radix is None or radix < 2:
+        raise SpecError("radix", f"a fat tree needs switches of at least 2 ports, got {radix}")
+    t = 1
+    while 2 * (radix / 2) ** t < ports and t < 64:
+        t += 1
+    return t
 
 
 @dataclass(frozen=True)
@@ -72,15 +82,13 @@ class Topology:
     up_ports: tuple[int, ...]  # per tier, top tier = 0
     branch_by_tier: tuple[int, ...]  # [0] endpoints per leaf, [i] level-i pods per level-(i+1) pod
     pods_by_tier: tuple[int, ...]  # level-i pods per plane (1 at the top)
-    switches_by_tier: TierCounts  # all planes, leaf first
-    links_by_tier: LinkCounts  # [0] NIC-leaf, [i] tier i to tier i+1, all planes
+    switches_by_tier: tuple[int, ...]  # all planes, leaf first
+    links_by_tier: tuple[int, ...]  # [0] NIC-leaf, [i] tier i to tier i+1, all planes
     run_m_by_tier: tuple[float, ...]  # longest cable run of each link tier
     medium_by_tier: tuple[str, ...]
     transceivers_by_kind: dict[str, int]  # active ends (pluggables, AOC/AEC ends), 2 per link
     cables_by_kind: dict[str, int]  # passive DAC and fibre runs, 1 per link
     oversubscription_by_tier: tuple[float, ...]  # down/up at tiers 1..L-1
-    bisection_tbps: float  # TB/s, one direction, through the worst cut into halves
-    max_hops: int  # switches crossed between the two farthest GPUs
     hop_latency_us: float
     nic_latency_us: float
     scale_up_gbs: float
@@ -90,6 +98,32 @@ class Topology:
     adaptive_routing: bool
     sharp: bool
     fabric: str
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Every field, hashable: two fabrics with equal keys are the same fabric."""
+        return tuple(tuple(sorted(v.items())) if isinstance(v, dict) else v
+                     for v in (getattr(self, f.name) for f in fields(self)))
+
+    @property
+    def bisection_tbps(self) -> float:
+        """TB/s, one direction, through the worst cut into halves."""
+        return self.endpoints * self.link_gbps / 8.0 / 1000.0 / 2.0 / self.cum_oversubscription(self.tiers - 1)
+
+    @property
+    def max_hops(self) -> int:
+        """Switches crossed between the two farthest GPUs."""
+        return 2 * self._top_level() - 1
+
+    @property
+    def switches_by_name(self) -> dict[str, int]:
+        """Switches per tier by tier name (leaf, spine, core, ...)."""
+        return dict(zip(tier_names(self.tiers), self.switches_by_tier, strict=True))
+
+    @property
+    def links_by_name(self) -> dict[str, int]:
+        """Links per tier by name (nic-leaf, leaf-spine, ...)."""
+        return dict(zip(tier_names(self.tiers, LINK_NAMES), self.links_by_tier, strict=True))
 
     @property
     def total_switches(self) -> int:
@@ -180,8 +214,8 @@ class Topology:
         return {
             "name": self.name, "gpus": self.gpus, "endpoints": self.endpoints, "tiers": self.tiers,
             "radix": self.radix, "link_gbps": self.link_gbps, "planes": self.planes, "rails": self.rails,
-            "rail_optimized": self.rail_optimized, "switches_by_tier": dict(self.switches_by_tier),
-            "total_switches": self.total_switches, "links_by_tier": dict(self.links_by_tier),
+            "rail_optimized": self.rail_optimized, "switches_by_tier": self.switches_by_name,
+            "total_switches": self.total_switches, "links_by_tier": self.links_by_name,
             "run_m_by_tier": [round(x, 1) for x in self.run_m_by_tier], "medium_by_tier": list(self.medium_by_tier),
             "transceivers_by_kind": self.transceivers_by_kind, "cables_by_kind": self.cables_by_kind,
             "oversubscription_by_tier": [round(o, 3) for o in self.oversubscription_by_tier],
@@ -248,14 +282,24 @@ def _design(servers, rails, k, tiers, over, rail_opt, pod_eps):
     return down, up, branch, _count(leaves, down, up, branch)
 
 
-def build_topology(cluster: Cluster | str | dict, **overrides: Any) -> Topology:
+def build_topology(cluster: Cluster, **overrides: Any) -> Topology:
     """Build the scale-out fabric of `cluster`. Overrides: tiers, radix, link_gbps, nics_per_gpu,
     oversubscription (top tier), oversubscription_by_tier (tiers 1..L-1), rail_optimized, pod_gpus,
-    planes, num_gpus. Raises SpecError with the smallest fix when the design cannot be built."""
+    planes, num_gpus. Raises SpecError with the smallest fix when the design cannot be built.
+    Memoised per cluster (without overrides): a scenario builds each fabric once."""
     if not isinstance(cluster, Cluster):
-        from ..resolve import cluster as resolve_cluster
+        raise SpecError("cluster", f"expected a Cluster spec, got {type(cluster).__name__}")
+    if not overrides:
+        return _built(cluster.model_dump_json())
+    return _build(cluster, overrides)
 
-        cluster = resolve_cluster(cluster)
+
+@lru_cache(maxsize=256)
+def _built(cluster_json: str) -> Topology:
+    return _build(Cluster.model_validate_json(cluster_json), {})
+
+
+def _build(cluster: Cluster, overrides: dict[str, Any]) -> Topology:
     known = {"tiers", "radix", "link_gbps", "nics_per_gpu", "oversubscription", "oversubscription_by_tier",
              "rail_optimized", "pod_gpus", "planes", "num_gpus"}
     for key in overrides:
@@ -323,23 +367,19 @@ def build_topology(cluster: Cluster | str | dict, **overrides: Any) -> Topology:
             xcv[m.end] = xcv.get(m.end, 0) + 2 * n * planes
         if m.cable:
             cab[m.cable] = cab.get(m.cable, 0) + n * planes
-    topo = Topology(
+    return Topology(
         name=c.id, gpus=gpus, gpus_per_server=gps, gpus_per_domain=min(su.gpus_per_domain, gpus),
         gpus_per_rack=gpr, nics_per_gpu=nics, link_gbps=gbps, radix=k, tiers=tiers, planes=planes, rails=rails,
         rail_optimized=rail_opt, endpoints=eps_plane * planes, down_ports=tuple(down), up_ports=tuple(up),
         branch_by_tier=tuple(branch),
-        pods_by_tier=tuple(pods), switches_by_tier=TierCounts(s * planes for s in sw_plane),
-        links_by_tier=LinkCounts(n * planes for n in links_plane), run_m_by_tier=tuple(runs),
+        pods_by_tier=tuple(pods), switches_by_tier=tuple(s * planes for s in sw_plane),
+        links_by_tier=tuple(n * planes for n in links_plane), run_m_by_tier=tuple(runs),
         medium_by_tier=tuple(m.name for m in meds), transceivers_by_kind=xcv, cables_by_kind=cab,
-        oversubscription_by_tier=tuple(ratios), bisection_tbps=0.0, max_hops=0,
+        oversubscription_by_tier=tuple(ratios),
         hop_latency_us=fab.hop_latency_ns / 1000.0, nic_latency_us=fab.nic_latency_us,
         scale_up_gbs=su.bw_gbs, scale_up_latency_us=su.latency_us, nic_gbs_per_gpu=nics * gbps / 8.0,
         switch_w=fab.switch_w, adaptive_routing=fab.adaptive_routing, sharp=fab.sharp, fabric=fab.id,
     )
-    bis = topo.endpoints * gbps / 8.0 / 1000.0 / 2.0 / topo.cum_oversubscription(tiers - 1)
-    object.__setattr__(topo, "bisection_tbps", bis)
-    object.__setattr__(topo, "max_hops", 2 * topo._top_level() - 1)
-    return topo
 
 
 def _why_not(servers, rails, k, tiers, over, rail_opt, fits, per_server, gpus) -> str:

@@ -6,8 +6,8 @@ workers import it themselves; nothing but that reference crosses the wire.
 * :func:`twin_point` (the default): the whole twin, ``gigafactory.twin.simulate(...).headline()``.
 * :func:`spec_point`: the scenario resolved and its first-order figures, no performance model:
   peak compute, ideal days at 100% of peak (6·N·D training FLOPs, Kaplan et al. 2020,
-  arXiv:2001.08361), nameplate IT and facility power, GPU capex. Fast; used to test the sweep
-  machinery itself.
+  arXiv:2001.08361), nameplate IT and facility power (the power budget the twin uses,
+  :func:`gigafactory.fleet.power.budget`), GPU capex. Fast; used to test the sweep machinery itself.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def spec_point(raw: dict[str, Any]) -> dict[str, Any]:
     peak_tflops = c.gpu.peak(j.precision)
     params = (j.model.active_params_b or j.model.params_b) * 1e9
     cluster_flops = c.num_gpus * peak_tflops * 1e12
-    server_w = c.scale_up.gpus_per_server * c.gpu.board_power_w + c.scale_up.server_overhead_w
-    it_mw = c.num_servers * server_w / 1e6
+    from ..fleet.power import budget
+
+    b = budget(c, site_pue=s.site.pue)
     return {
         "gpu": c.gpu.id,
         "num_gpus": float(c.num_gpus),
@@ -50,8 +51,8 @@ def spec_point(raw: dict[str, Any]) -> dict[str, Any]:
         "tokens": float(j.tokens),
         "peak_eflops": cluster_flops / 1e18,
         "ideal_days": FLOPS_PER_PARAM_TOKEN * params * j.tokens / cluster_flops / SECONDS_PER_DAY,
-        "it_mw": it_mw,
-        "facility_mw": it_mw * s.site.pue,
+        "it_mw": b.it_mw,
+        "facility_mw": b.facility_mw,
         "gpu_capex_usd": c.num_gpus * c.gpu.price_usd,
     }
 

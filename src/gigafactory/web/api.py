@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .. import catalog
 from ..errors import SpecError, closest
-from ..resolve import builtin_scenarios, read_scenario_file, scenario_from_dict
+from ..resolve import builtin_scenarios, check_site_power, read_scenario_file, scenario_from_dict
 from ..specs import Scenario
 from ..sweep.spec import pin_site
 
@@ -61,18 +61,28 @@ class SweepRequest(ScenarioRequest):
 
 def resolve(req: ScenarioRequest, extra: dict[str, Any] | None = None) -> Scenario:
     """Resolve a request's scenario and check the work bounds."""
+    over = {**req.overrides, **(extra or {})}
+    return bounded(scenario_from_dict(base_raw(req, list(over)), over, check_site=False))
+
+
+def base_raw(req: ScenarioRequest, paths: list[str]) -> dict[str, Any]:
+    """The request's built-in scenario as raw data, its site pinned when `paths` override site fields."""
     names = builtin_scenarios()
     name = req.scenario or None
     if name is not None and name not in names:
         raise SpecError("scenario", f"unknown built-in scenario {name!r}", names, closest(name, names))
-    over = {**req.overrides, **(extra or {})}
-    raw = pin_site(read_scenario_file(name), list(over))
-    scen = scenario_from_dict(raw, over)
+    return pin_site(read_scenario_file(name), paths)
+
+
+def bounded(scen: Scenario) -> Scenario:
+    """The scenario, if it is inside the work bounds of one request (checked before the site gate,
+    which builds the fabric)."""
     if scen.cluster.num_gpus > MAX_GPUS:
         raise SpecError("cluster.num_gpus", f"{scen.cluster.num_gpus:,} GPUs is over the web limit of {MAX_GPUS:,}; "
                         "use the CLI for larger clusters")
     if scen.policies.trials > MAX_TRIALS:
         raise SpecError("policies.trials", f"{scen.policies.trials:,} trials is over the web limit of {MAX_TRIALS:,}")
+    check_site_power(scen)
     return scen
 
 
@@ -80,16 +90,25 @@ def headline(scen: Scenario) -> dict[str, Any]:
     """The twin's headline figures for a scenario."""
     from ..twin import simulate
 
-    return jsonable(simulate(scen).headline())
+    return jsonable(simulate(scen, detail=False).headline())
+
+
+def sweep_point(raw: dict[str, Any]) -> dict[str, Any]:
+    """The sweep evaluator of the web API: one raw scenario, inside the web bounds, through the twin."""
+    from ..twin import simulate
+
+    return jsonable(simulate(bounded(scenario_from_dict(raw, check_site=False)), detail=False).headline())
 
 
 def sweep(req: SweepRequest) -> dict[str, Any]:
-    """A small grid around a scenario, run in the request (bounded to MAX_SWEEP_POINTS)."""
+    """A small grid around a scenario (bounded to MAX_SWEEP_POINTS), evaluated in the request by the
+    sweep machinery's own point loop (:func:`gigafactory.sweep.worker.run_chunk`), with its frontier."""
     import itertools
 
     from ..sweep.fields import check_value
     from ..sweep.pareto import pareto_mask
     from ..sweep.spec import point_id
+    from ..sweep.worker import run_chunk
 
     n = math.prod(len(v) for v in req.axes.values())
     if n > MAX_SWEEP_POINTS:
@@ -97,18 +116,10 @@ def sweep(req: SweepRequest) -> dict[str, Any]:
     for path, values in req.axes.items():
         for v in values:
             check_value(f"axes.{path}", path, v)
-    rows = []
-    for combo in itertools.product(*req.axes.values()):
-        over = dict(zip(req.axes, combo, strict=True))
-        row: dict[str, Any] = {"point_id": point_id(over), **over}
-        try:
-            row.update(headline(resolve(req, over)))
-            row["error"] = None
-        except SpecError as exc:
-            row["error"] = str(exc)
-        except Exception as exc:  # noqa: BLE001 - one bad point is a row, not a failed request
-            row["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        rows.append(row)
+    points = [dict(zip(req.axes, combo, strict=True)) for combo in itertools.product(*req.axes.values())]
+    base = base_raw(req, [*req.overrides, *req.axes])
+    rows = run_chunk(f"{__name__}:sweep_point", base, dict(req.overrides), {p: p for p in req.axes},
+                     [(point_id(over), over) for over in points])
     objs = ["days_to_model_p50", "capex_usd", "peak_mw"]
     ok = [r for r in rows if r["error"] is None and all(isinstance(r.get(o), int | float) for o in objs)]
     front: list[str] = []

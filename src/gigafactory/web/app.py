@@ -138,9 +138,9 @@ def create_app() -> FastAPI:
     async def power(req: ScenarioRequest) -> dict[str, Any]:
         """Power budget, waveform and site verdict."""
         def run() -> Any:
-            from ..fleet.power import power as pw
+            from ..twin import scenario_power
 
-            return api.jsonable(pw(api.resolve(req)))
+            return api.jsonable(scenario_power(api.resolve(req)))
         return {"result": await work(run)}
 
     @app.get("/api/claims", tags=["layers"], responses=ERRORS)

@@ -1,5 +1,5 @@
 """What each framework runs (perf/frameworks.py), the planner limited to it, and the round trip
-emit -> read back (perf/launch_reader.py) -> the same plan and the same step time. No framework installed."""
+emit -> read back (launch_reader.py) -> the same plan and the same step time. No framework installed."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from gigafactory.cli.main import app
 from gigafactory.errors import SpecError
+from gigafactory.launch_reader import _stage_counts_megatron, read_megatron, read_torchtitan
 from gigafactory.perf import rules
 from gigafactory.perf.columns import plan_arrays
 from gigafactory.perf.emit import canonical, emit, pipeline_layout, stage_split
 from gigafactory.perf.frameworks import framework_reject, titan_layers_per_stage
-from gigafactory.perf.launch_reader import _stage_counts_megatron, read_megatron, read_torchtitan
 from gigafactory.perf.planner import plan
 from gigafactory.perf.step import evaluate
 from gigafactory.perf.validate import row_cluster

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
+from gigafactory.launch_reader import read_torchtitan
 from gigafactory.perf.emit import emit
-from gigafactory.perf.launch_reader import read_torchtitan
 from gigafactory.perf.params import total_params
 from gigafactory.resolve import model
 from gigafactory.specs import Job, Plan

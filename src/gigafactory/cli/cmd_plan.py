@@ -131,9 +131,9 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
     from pathlib import Path
 
     from ..errors import SpecError
+    from ..launch_reader import read_megatron, read_torchtitan
     from ..perf.columns import plan_arrays
     from ..perf.frameworks import framework_reject
-    from ..perf.launch_reader import read_megatron, read_torchtitan
     from ..perf.step import evaluate
 
     if from_torchtitan:

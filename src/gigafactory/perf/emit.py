@@ -3,7 +3,7 @@
 Megatron-LM flags are those of ``megatron/training/arguments.py`` (NVIDIA/Megatron-LM main; the transformer
 flags are generated from Megatron-Core's ``TransformerConfig`` fields). torchtitan 0.3.x (the PyPI
 release) loads a job from a Python ``config_registry`` function (``--module M --config F``), not a TOML
-file: :func:`torchtitan_config` writes such a module. :mod:`gigafactory.perf.launch_reader` reads both back.
+file: :func:`torchtitan_config` writes such a module. :mod:`gigafactory.launch_reader` reads both back.
 
 Pipeline stages hold the layers as :func:`stage_split` splits them: balanced over ``pp x vpp`` virtual
 stages, the first and last stages (which also hold the embedding and the LM head) one layer short first.

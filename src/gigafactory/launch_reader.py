@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from .. import catalog
-from ..errors import SpecError
-from ..resolve import model as catalog_model
-from ..specs import Job, Mla, Model, Moe, Plan
-from .emit import FSDP_STRATEGY, TITAN_RESHARD, TITAN_SCHEDULES
-from .frameworks import TORCHTITAN_MODELS
-from .params import arch, total_params
+from . import catalog
+from .errors import SpecError
+from .perf.emit import FSDP_STRATEGY, TITAN_RESHARD, TITAN_SCHEDULES
+from .perf.frameworks import TORCHTITAN_MODELS
+from .perf.params import arch, total_params
+from .resolve import model as catalog_model
+from .specs import Job, Mla, Model, Moe, Plan
 
 #: tokens the job trains when the launch does not say (they do not change a step)
 DEFAULT_TOKENS = 1e12

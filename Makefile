@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the frameworks the export tests build their launches in (pyproject extra `frameworks`: a CPU torch)
+FRAMEWORKS := $(VENV)/.frameworks
 
 .PHONY: run test lint install clean bench
 
@@ -15,12 +17,18 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+$(FRAMEWORKS): $(STAMP) pyproject.toml
+	@! $(BIN)/python -m pip install --dry-run -q --report - '.[dev,frameworks]' 2>/dev/null | grep -q '"name": "nvidia-' \
+		|| { echo "the frameworks extra would pull a CUDA build of torch: keep torch pinned to the CPU wheel"; exit 1; }
+	$(BIN)/python -m pip install -q -e '.[dev,frameworks]'
+	@touch $(FRAMEWORKS)
+
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/gigafactory simulate
 
-test: $(STAMP)
+test: $(STAMP) $(FRAMEWORKS)
 	bash scripts/install-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports

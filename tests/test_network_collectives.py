@@ -19,6 +19,13 @@ from gigafactory.resolve import cluster
 NCCL_POINTS = list(csv.DictReader((Path(__file__).parent / "data" / "nccl_busbw.csv").open()))
 
 
+def fab_of(name):
+    """The collective model of a catalog cluster (name or override mapping), resolved here at the edge."""
+    from gigafactory.resolve import cluster as resolve_cluster
+
+    return comm_fabric(resolve_cluster(name))
+
+
 def _model_busbw(row: dict[str, str]) -> float:
     """The model's nccl-tests busbw for one published point (tests/data/nccl_busbw.csv, each row citing
     its source); where the run forced an algorithm (NCCL_ALGO), the fastest protocol of that algorithm."""
@@ -26,7 +33,7 @@ def _model_busbw(row: dict[str, str]) -> float:
     for item in filter(None, row["overrides"].split(";")):  # cluster fields the measured system differs in
         key, value = item.split("=")
         spec[key] = float(value) if value.replace(".", "").isdigit() else value
-    fab = comm_fabric(spec)
+    fab = fab_of(spec)
     S, n, s, alg = float(row["bytes"]), int(row["ranks"]), int(row["stride"]), row["algorithm"]
     co = C._coeffs(fab, row["op"], n, s)
     t = C._times(co, S)
@@ -45,7 +52,7 @@ def test_published_nccl_bus_bandwidth(row: dict[str, str]) -> None:
 
 def test_bandwidth_bound_ring_does_not_grow_with_rank_count() -> None:
     # one 400 Gb/s NIC per rank, ranks one per server: about 2 S / B = 80 ms at any scale
-    fab = comm_fabric("colossus")
+    fab = fab_of("colossus")
     b = fab.nic_eff_gbs * 1e9  # what one 400 Gb/s NIC delivers to NCCL
     times = [float(C.all_reduce(fab, 2e9, n, 8)) for n in (64, 1024, 4096, 12500)]
     for t in times:
@@ -56,14 +63,14 @@ def test_bandwidth_bound_ring_does_not_grow_with_rank_count() -> None:
 def test_tensor_parallel_all_reduce_stays_on_nvlink_by_hand() -> None:
     # 8 ranks stride 1 on HGX H100: one domain; large buffer -> NVLS: 25 us + S / (NVLink usable x NVLS
     # efficiency x 31/32), the bandwidth term stretched by the pipeline ramp
-    fab = comm_fabric("colossus")
+    fab = fab_of("colossus")
     S, k = 1e9, C._k()
     nv = 450 * 0.824 * 0.76 * 31 / 32
     ramp = 1 + (k["ramp_bytes"] / S) ** k["ramp_power"]
     assert float(C.all_reduce(fab, S, 8, 1)) == pytest.approx(25e-6 + S / (nv * 1e9) * ramp, rel=1e-6)
     assert str(C.algorithm(fab, "all-reduce", S, 8, 1)) == "nvls"
     # A100 has no NVLS: the ring, 2 (n-1)/n S / B_nvl + latency
-    a100 = comm_fabric("selene")
+    a100 = fab_of("selene")
     assert str(C.algorithm(a100, "all-reduce", S, 8, 1)) == "ring/Simple"
 
 
@@ -71,7 +78,7 @@ def test_oversubscription_slows_an_all_to_all_that_crosses_spines() -> None:
     # Meta's RoCE pods: 3,072 GPUs under 7:1 oversubscribed uplinks. EP all-to-all, 8 GB per rank:
     # 256 ranks stride 8 fit one pod (2,048 GPUs); 512 ranks span two, 384 per pod, so 128/512 of each
     # rank's bytes leave its pod at 1/7 of the NIC rate: 1.75 x the bytes-on-NIC time of 511/512.
-    fab = comm_fabric("meta-llama3-roce")
+    fab = fab_of("meta-llama3-roce")
     assert fab.pod_gpus[-1] == 3072 and fab.pod_over[-1] == 7.0
     S = 8e9
     bw = fab.nic_gbs * fab.nic_eff * fab.a2a_frac * 1e9
@@ -88,8 +95,8 @@ def test_oversubscription_slows_an_all_to_all_that_crosses_spines() -> None:
 def test_oversubscription_does_not_slow_a_ring_in_topology_order() -> None:
     # the same 512 ranks as a ring: consecutive ranks share a pod; one hop per pod boundary crosses the
     # spine, so the ring runs at the NIC rate: same as on the non-blocking twin fabric
-    over = comm_fabric("meta-llama3-roce")
-    flat = comm_fabric({"use": "meta-llama3-roce", "oversubscription": 1.0})
+    over = fab_of("meta-llama3-roce")
+    flat = fab_of({"use": "meta-llama3-roce", "oversubscription": 1.0})
     assert flat.pod_over[-1] == 1.0
     t_over = float(C.reduce_scatter(over, 8e9, 512, 8))
     t_flat = float(C.reduce_scatter(flat, 8e9, 512, 8))
@@ -100,7 +107,7 @@ def test_oversubscription_does_not_slow_a_ring_in_topology_order() -> None:
 def test_point_to_point_across_an_oversubscribed_tier() -> None:
     # pipeline stages 4,096 GPUs apart on Meta's RoCE pods: every GPU of a pod sends out of it at once,
     # through 7:1 uplinks; stages 512 apart stay in the pod (non-blocking below it)
-    fab = comm_fabric("meta-llama3-roce")
+    fab = fab_of("meta-llama3-roce")
     k, S = C._k(), 1e9
     lat = fab.net_latency_us
     inside = k["p2p_net_latency_us"] + lat[1] - lat[0]
@@ -111,22 +118,22 @@ def test_point_to_point_across_an_oversubscribed_tier() -> None:
 
 
 def test_sharp_and_nvls_where_the_hardware_offers_them() -> None:
-    eos, colossus = comm_fabric("eos"), comm_fabric("colossus")
-    assert eos.sharp and not colossus.sharp and eos.nvls and not comm_fabric("selene").nvls
+    eos, colossus = fab_of("eos"), fab_of("colossus")
+    assert eos.sharp and not colossus.sharp and eos.nvls and not fab_of("selene").nvls
     # in-network reduction halves the bytes each domain moves: faster than the best host algorithm
     assert float(C.all_reduce(eos, 2e9, 1024, 8)) < 0.7 * float(C.all_reduce(colossus, 2e9, 1024, 8))
     assert str(C.algorithm(eos, "all-reduce", 2e9, 1024, 8)) == "collnet"
 
 
 def test_algorithm_choice_by_size_and_scale() -> None:
-    fab = comm_fabric("colossus")
+    fab = fab_of("colossus")
     small, big = C.algorithm(fab, "all-reduce", np.array([1e3, 4e9]), 4096, 8)
     assert small.endswith("/LL") and big == "tree/Simple"
     assert str(C.algorithm(fab, "all-gather", 1e9, 4096, 8)) == "pat"  # one GPU per domain, NCCL 2.23+
 
 
 def test_bus_bandwidth_convention() -> None:
-    fab = comm_fabric("colossus")
+    fab = fab_of("colossus")
     t = float(C.all_reduce(fab, 1e9, 16, 1))
     assert float(C.bus_bandwidth(fab, "all-reduce", 1e9, 16, 1)) == pytest.approx(1e9 / t * 2 * 15 / 16 / 1e9)
     t = float(C.all_gather(fab, 1e9, 16, 1))
@@ -134,13 +141,13 @@ def test_bus_bandwidth_convention() -> None:
 
 
 def test_unbuildable_fabric_falls_back_to_line_rate() -> None:
-    fab = comm_fabric({"use": "eos", "tiers": 2})
+    fab = fab_of({"use": "eos", "tiers": 2})
     assert not fab.built and fab.ring_frac == 1.0
     assert float(C.all_reduce(fab, 2e9, 1024, 8)) > 0
 
 
 def test_bad_inputs() -> None:
-    fab = comm_fabric("eos")
+    fab = fab_of("eos")
     with pytest.raises(SpecError, match="unknown collective"):
         C.algorithm(fab, "allsum", 1.0, 8)
     with pytest.raises(SpecError, match="pattern"):
@@ -158,7 +165,7 @@ clusters = st.sampled_from(["colossus", "eos", "meta-llama3-roce", "abilene", "s
 @settings(max_examples=60, deadline=None)
 @given(clusters, sizes, sizes, ranks, strides)
 def test_monotone_in_bytes(name: str, a: float, b: float, n: int, s: int) -> None:
-    fab = comm_fabric(name)
+    fab = fab_of(name)
     lo, hi = min(a, b), max(a, b)
     for fn in (C.all_reduce, C.reduce_scatter, C.all_gather, C.all_to_all):
         assert float(fn(fab, lo, n, s)) <= float(fn(fab, hi, n, s)) * (1 + 1e-12)
@@ -167,7 +174,7 @@ def test_monotone_in_bytes(name: str, a: float, b: float, n: int, s: int) -> Non
 @settings(max_examples=60, deadline=None)
 @given(clusters, sizes, ranks, strides)
 def test_all_reduce_no_slower_than_reduce_scatter_plus_all_gather_and_latency(name: str, S: float, n: int, s: int) -> None:
-    fab = comm_fabric(name)
+    fab = fab_of(name)
     ar = float(C.all_reduce(fab, S, n, s))
     # NCCL's multi-node ring all-reduce carries a 1.4x latency plateau; bandwidth terms add up exactly
     assert ar <= 1.4 * (float(C.reduce_scatter(fab, S, n, s)) + float(C.all_gather(fab, S, n, s))) + 1e-9
@@ -177,7 +184,7 @@ def test_all_reduce_no_slower_than_reduce_scatter_plus_all_gather_and_latency(na
 @settings(max_examples=40, deadline=None)
 @given(sizes, ranks, strides)
 def test_oversubscription_never_speeds_anything_up(S: float, n: int, s: int) -> None:
-    over, flat = comm_fabric("meta-llama3-roce"), comm_fabric({"use": "meta-llama3-roce", "oversubscription": 1.0})
+    over, flat = fab_of("meta-llama3-roce"), fab_of({"use": "meta-llama3-roce", "oversubscription": 1.0})
     assert float(C.all_to_all(over, S, n, s)) >= float(C.all_to_all(flat, S, n, s)) * (1 - 1e-9)
     assert float(C.send_recv(over, S, s * n)) >= float(C.send_recv(flat, S, s * n)) * (1 - 1e-9)
     for fab in (over, flat):
@@ -188,7 +195,7 @@ def test_oversubscription_never_speeds_anything_up(S: float, n: int, s: int) -> 
 @settings(max_examples=40, deadline=None)
 @given(clusters, sizes, ranks, strides)
 def test_vectorised_equals_scalar(name: str, S: float, n: int, s: int) -> None:
-    fab = comm_fabric(name)
+    fab = fab_of(name)
     arr = C.all_reduce(fab, np.array([S, 2 * S]), np.array([n, n]), np.array([s, s]))
     assert arr[0] == float(C.all_reduce(fab, S, n, s))
     # one size over many groups, and a 2-D grid of sizes over one group, broadcast like numpy
@@ -203,7 +210,7 @@ def test_catalog_cluster_resolves_once() -> None:
 
 
 def test_memoised_groups_follow_the_arrays_contents() -> None:
-    fab = comm_fabric("colossus")
+    fab = fab_of("colossus")
     rng = np.random.default_rng(1)
     n = rng.choice([2.0, 8, 64, 1024], 4096)
     s = rng.choice([1.0, 8, 64], 4096)
@@ -219,7 +226,7 @@ def test_memoised_groups_follow_the_arrays_contents() -> None:
 def test_threads_do_not_share_memo_or_work_arrays() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    fab = comm_fabric("eos")
+    fab = fab_of("eos")
     rng = np.random.default_rng(2)
     jobs = [(rng.uniform(1e3, 1e9, 2048), rng.choice([2.0, 16, 512], 2048), rng.choice([1.0, 8], 2048))
             for _ in range(12)]
@@ -232,7 +239,7 @@ def test_threads_do_not_share_memo_or_work_arrays() -> None:
 def test_distinct_groups_path_equals_per_entry_path() -> None:
     # large integer columns are costed once per distinct (n, stride); a non-integer column takes the
     # per-entry path: both must agree with scalar calls
-    fab = comm_fabric("meta-llama3-roce")
+    fab = fab_of("meta-llama3-roce")
     rng = np.random.default_rng(3)
     n = rng.choice([2.0, 8, 64, 512, 1024], 3000)
     s = rng.choice([1.0, 2, 8, 64], 3000)

@@ -76,7 +76,7 @@ def test_plan_cli_json_and_emit() -> None:
     meg = runner.invoke(app, [*args, "--emit", "megatron"])
     assert "--tensor-model-parallel-size" in meg.output and "--global-batch-size 64" in meg.output
     tt = runner.invoke(app, [*args, "--emit", "torchtitan"])
-    assert "[parallelism]" in tt.output and "seq_len = 8192" in tt.output
+    assert "ParallelismConfig(" in tt.output and "seq_len=8192" in tt.output  # a torchtitan 0.3 config module
     bad = runner.invoke(app, ["plan", "--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--gbs", "8",
                               "--seq", "8192", "--precision", "nvfp4"])
     assert bad.exit_code == 2

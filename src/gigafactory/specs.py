@@ -323,6 +323,10 @@ class Model(Spec):
     max_seq: PositiveInt
     moe: Moe | None = None
     mla: Mla | None = None
+    rope_base: PositiveFloat | None = Field(default=None, description="RoPE base (theta); None: learned "
+                                            "positions (GPT-style) or not published")
+    rope_scaling: PositiveFloat | None = Field(default=None, description="Llama 3.1 RoPE frequency scaling factor")
+    norm_eps: PositiveFloat | None = Field(default=None, description="normalization epsilon")
     params_b: PositiveFloat = Field(description="total parameters as published, billions")
     active_params_b: PositiveFloat | None = None
     estimate: bool = False

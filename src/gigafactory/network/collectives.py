@@ -109,18 +109,17 @@ def _k() -> dict[str, Any]:
     return catalog.entry("network", "nccl")
 
 
-def comm_fabric(cluster: Cluster | str | dict) -> CommFabric:
-    """The collective model's view of `cluster`: link rates from its spec, pods, oversubscription and
-    latencies from the built topology, contention from its flow-level simulation; memoised."""
+def comm_fabric(cluster: Cluster) -> CommFabric:
+    """The collective model's view of `cluster` (a spec: names are resolved at the surfaces): link
+    rates from its spec, pods, oversubscription and latencies from the built topology, contention from
+    its flow-level simulation; memoised."""
     return _fabric(_resolve(cluster).model_dump_json())
 
 
-def _resolve(cluster: Cluster | str | dict) -> Cluster:
-    if isinstance(cluster, Cluster):
-        return cluster
-    from ..resolve import cluster as resolve_cluster
-
-    return resolve_cluster(cluster)
+def _resolve(cluster: Cluster) -> Cluster:
+    if not isinstance(cluster, Cluster):
+        raise SpecError("cluster", f"the collective model takes a Cluster spec, got {type(cluster).__name__}")
+    return cluster
 
 
 @lru_cache(maxsize=256)
@@ -637,7 +636,7 @@ def bus_bandwidth(fab: CommFabric, op: str, nbytes: Any, n: Any, stride: Any = 1
     return np.where(t > 0, moved / np.where(t > 0, t, 1.0), 0.0)
 
 
-def reference_collectives(cluster: Cluster | str | dict) -> list[dict[str, Any]]:
+def reference_collectives(cluster: Cluster) -> list[dict[str, Any]]:
     """The collectives the network command reports: a 2 GB gradient all-reduce inside one NVLink domain
     and over one rank per server of the whole cluster (data parallel behind TP = server), a 1 GB
     all-gather over the same ranks, and a 256 MB all-to-all over 64 consecutive ranks (expert parallel)."""

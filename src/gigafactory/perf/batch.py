@@ -92,13 +92,14 @@ def evaluate_batch(
     fabric=None,
     choose: tuple[str, ...] = (),
     dispatchers: tuple[str, ...] = ("alltoall", "flex"),
+    cp_types: tuple[str, ...] = ("p2p", "a2a", "allgather"),
 ) -> dict[str, np.ndarray]:
     """Step time, terms, throughput and memory for the plans in `P` (column arrays, perf/columns.py).
 
     `flash=False` runs unfused attention (pre-2022 Megatron). ``job.moe_routing`` decides the MoE
     expert load (:func:`moe_imbalance`) and whether MoE layers sync on their token counts (dropless).
     Columns named in `choose` (``cp_comm_type``, ``moe_dispatcher``: each changes only its own term)
-    are not read but chosen per plan, the fastest valid option (dispatchers among `dispatchers`);
+    are not read but chosen per plan, the fastest valid option among `cp_types` / `dispatchers`;
     the choice comes back in the output under the column's name."""
     c = calib or calibration()
     a = arch(job.model)
@@ -182,7 +183,7 @@ def evaluate_batch(
     if "cp_comm_type" in choose:  # Ulysses (a2a) needs the local heads divisible by cp
         ok_a2a = np.floor(a.heads / tp) % cp == 0
         cp_cost[A2A] = np.where(ok_a2a, cp_cost[A2A], np.inf)
-        keys = sorted(cp_cost)
+        keys = sorted(code("cp_comm_type", t) for t in cp_types)
         pick = np.argmin(np.stack([cp_cost[k] * np.ones_like(tp) for k in keys]), axis=0)
         f["cp_comm_type"] = np.asarray(keys, dtype=float)[pick]
     cp_type = f["cp_comm_type"]

@@ -36,8 +36,9 @@ from ..specs import Cluster, Job
 from .batch import RECOMPUTE, evaluate_batch, step_lower_bound
 from .columns import choices, code, default_columns, plan_at
 from .efficiency import Calibration
+from .frameworks import capabilities, framework_reject
 from .params import arch
-from .rules import NOT_SEARCHED, OOM, PRUNED, REASONS, reject_codes
+from .rules import NOT_SEARCHED, OOM, PRUNED, REASONS, Reason, reject_codes
 from .step import StepResult, result_at
 
 MBS = (1, 2, 4, 8, 16)
@@ -47,17 +48,8 @@ CP_MAX = 64
 CHUNK = 1 << 16  # plans costed per vectorised pass
 LATE_AXES = ("etp", "schedule")  # added after vpp, each rule-checked (and any fixed choice axis)
 ETP = (1, 2, 4, 8)
-#: the schedules each stack implements (Megatron-Core: 1F1B and interleaved 1F1B; torchtitan's
-#: torch.distributed.pipelining: 1F1B, Interleaved1F1B, ZBVZeroBubble, DualPipeV; interleaved comes
-#: with vpp > 1). DualPipe's two parameter copies rarely pay; `plan --schedule dualpipe` asks for it.
-SCHEDULES = {"megatron": ("1f1b", "interleaved"), "nemo": ("1f1b", "interleaved"),
-             "torchtitan": ("1f1b", "interleaved", "zb-v", "dualpipev"), "other": ("1f1b", "interleaved")}
-#: ZeRO stages each stack offers: Megatron's DDP, distributed optimizer and Megatron-FSDP; torchtitan's
-#: DDP and FSDP2 (ZeRO-2 proper exists only in DeepSpeed-style stacks)
-ZERO_BY_FRAMEWORK = {"megatron": (0, 1, 3), "nemo": (0, 1, 3), "torchtitan": (0, 3), "other": ZEROS}
-#: MoE dispatchers each stack has (Megatron: alltoall, allgather, flex = DeepEP; torchtitan: all-to-all)
-DISPATCHERS = {"megatron": ("alltoall", "flex"), "nemo": ("alltoall", "flex"), "torchtitan": ("alltoall",),
-               "other": ("alltoall",)}
+# what each stack runs (schedules, ZeRO stages, CP exchanges, MoE dispatchers) comes from one table,
+# perf/frameworks.py CAPABILITIES, sourced from the frameworks' own argument checks
 CHOICE_AXES = ("schedule", "cp_comm_type", "moe_dispatcher")
 CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", "sequence_parallel",
                "tp_comm_overlap", "ep_comm_overlap", "tp_cross_domain", "max_tp", "flash", "etp", "schedule",
@@ -111,9 +103,9 @@ def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
         "mbs": np.asarray(MBS, dtype=np.int64),
         "vpp": np.asarray(VPP, dtype=np.int64),
         "recompute": np.arange(len(RECOMPUTE), dtype=np.int64),
-        "zero": np.asarray(ZERO_BY_FRAMEWORK[job.framework], dtype=np.int64),
+        "zero": np.asarray(capabilities(job.framework).zero, dtype=np.int64),
         "etp": np.asarray([e for e in ETP if e <= cluster.domain_size] if a.moe_layers else [1], dtype=np.int64),
-        "schedule": np.asarray([code("schedule", x) for x in SCHEDULES[job.framework]], dtype=np.int64),
+        "schedule": np.asarray([code("schedule", x) for x in capabilities(job.framework).schedules], dtype=np.int64),
     }
     for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero", "etp"):
         if con.get(k) is not None:
@@ -149,7 +141,7 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
         one = np.ones(1, dtype=np.int64)
         full = {k: S.get(k, one) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs")}
         full.update({k: S[k] for k in (*LATE_AXES, *CHOICE_AXES) if k in S})  # absent: defaults, never rejected
-        reasons = reject_codes(job, cluster, full, tp_cross_domain)
+        reasons = reject_codes(job, cluster, full, tp_cross_domain, framework=True)
         for c, k in enumerate(np.bincount(reasons, minlength=len(REASONS) + 1)):
             if c and k:
                 rejected[c] += int(k) * weight * per_plan
@@ -227,12 +219,24 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         n = V["tp"].size
         V = default_columns(n, **V, **{k: np.full(n, int(con[k]), dtype=np.int64) for k in (
             "sequence_parallel", "tp_comm_overlap", "ep_comm_overlap") if k in con})
+        fw = framework_reject(job, {k: v for k, v in V.items() if k not in choose})  # recompute, ZeRO, ...
+        if fw.any():
+            rejected[Reason.FRAMEWORK] += int(fw.sum())
+            V, n = {k: v[~fw] for k, v in V.items()}, int((~fw).sum())
+            if not n:
+                i = j
+                continue
         out = evaluate_batch(job, cluster, V, calib=calib, flash=flash, choose=choose,
-                             dispatchers=DISPATCHERS[job.framework])
+                             dispatchers=capabilities(job.framework).dispatchers,
+                             cp_types=capabilities(job.framework).cp_comm_types)
         V.update({k: out[k] for k in choose})
-        costed += n
+        # an option the engine chose that the framework does not have (torchtitan's CP is its K/V all-gather)
+        fw = framework_reject(job, V) if choose else np.zeros(n, dtype=bool)
+        rejected[Reason.FRAMEWORK] += int(fw.sum())
+        costed += n - int(fw.sum())  # each plan counted once: ruled out, pruned or costed
         fits = out["mem_total"] <= out["mem_capacity"]
-        oom += int((~fits).sum())
+        oom += int((~fits & ~fw).sum())
+        fits &= ~fw
         k_min = int(np.argmin(out["mem_total"]))
         if out["mem_total"][k_min] < least_mem[0]:
             least_mem = (float(out["mem_total"][k_min]), float(out["mem_capacity"][k_min]))

@@ -6,40 +6,68 @@ Memory fit is checked after evaluation (code ``OOM``).
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 
 from ..specs import Cluster, Job
 from .columns import code as choice_code
+from .frameworks import framework_reject
 from .params import arch
 
 _INTERLEAVED, _ZBV, _DUALPIPE, _DUALPIPEV = (choice_code("schedule", s) for s in ("interleaved", "zb-v", "dualpipe", "dualpipev"))
 _P2P, _A2A = choice_code("cp_comm_type", "p2p"), choice_code("cp_comm_type", "a2a")
 _ALLTOALL = choice_code("moe_dispatcher", "alltoall")
 
-REASONS = {
-    1: "tp*pp*cp*dp exceeds the GPU count",
-    2: "tp does not divide the attention heads / KV groups",
-    3: "tp spans beyond one NVLink domain",
-    4: "global batch is not a multiple of dp x micro-batch",
-    5: "more pipeline stages (pp x vpp) than layers (+2: the first and last stage may hold one layer fewer)",
-    6: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
-    7: "ep must divide the experts and tp x cp x dp (and be 1 for dense models)",
-    8: "sequence is not divisible by 2 x cp (load-balanced context parallelism)",
-    9: "does not fit in GPU memory",
-    10: "cannot beat the best plans found (matmul FLOPs at peak GEMM efficiency take longer)",
-    11: "schedule does not fit the pipeline (interleaved needs vpp > 1; zb-v, dualpipe(v) need vpp = 1, "
-        "pp > 1 and two chunks of layers per stage; dualpipe an even pp and m >= pp)",
-    12: "etp must divide tp x cp x dp / ep (and be 1 for dense models)",
-    13: "option without effect on this plan (cp_comm_type needs cp > 1, a2a needs heads/tp divisible by cp; "
-        "a dispatcher other than alltoall needs ep > 1)",
-    14: "not searched: expert tensor parallelism other than 1 or tp (plan --etp asks for it)",
+
+class Reason(IntEnum):
+    """Why a plan cannot run; the value is the plan's reject code (0 = valid)."""
+
+    GPUS = 1
+    TP_HEADS = 2
+    TP_DOMAIN = 3
+    BATCH = 4
+    STAGES = 5
+    INTERLEAVED = 6
+    EXPERTS = 7
+    CP_SEQ = 8
+    OOM = 9
+    PRUNED = 10
+    SCHEDULE = 11
+    ETP = 12
+    NO_EFFECT = 13
+    NOT_SEARCHED = 14
+    FRAMEWORK = 15
+
+
+REASONS: dict[int, str] = {
+    Reason.GPUS: "tp*pp*cp*dp exceeds the GPU count",
+    Reason.TP_HEADS: "tp does not divide the attention heads / KV groups",
+    Reason.TP_DOMAIN: "tp spans beyond one NVLink domain",
+    Reason.BATCH: "global batch is not a multiple of dp x micro-batch",
+    Reason.STAGES: "more pipeline stages (pp x vpp) than layers (+2: the first and last stage may hold one layer fewer)",
+    Reason.INTERLEAVED: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
+    Reason.EXPERTS: "ep must divide the experts and tp x cp x dp (and be 1 for dense models)",
+    Reason.CP_SEQ: "sequence is not divisible by 2 x cp (load-balanced context parallelism)",
+    Reason.OOM: "does not fit in GPU memory",
+    Reason.PRUNED: "cannot beat the best plans found (matmul FLOPs at peak GEMM efficiency take longer)",
+    Reason.SCHEDULE: "schedule does not fit the pipeline (interleaved needs vpp > 1; zb-v, dualpipe(v) need vpp = 1, "
+    "pp > 1 and two chunks of layers per stage; dualpipe an even pp and m >= pp)",
+    Reason.ETP: "etp must divide tp x cp x dp / ep (and be 1 for dense models)",
+    Reason.NO_EFFECT: "option without effect on this plan (cp_comm_type needs cp > 1, a2a needs heads/tp divisible by cp; "
+    "a dispatcher other than alltoall needs ep > 1)",
+    Reason.NOT_SEARCHED: "not searched: expert tensor parallelism other than 1 or tp (plan --etp asks for it)",
+    Reason.FRAMEWORK: "the job's framework cannot launch it (see perf/frameworks.py)",
 }
-OOM = 9
-PRUNED = 10
-NOT_SEARCHED = 14
+OOM = Reason.OOM
+PRUNED = Reason.PRUNED
+NOT_SEARCHED = Reason.NOT_SEARCHED
 
 
-def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_domain: bool = False) -> np.ndarray:
+def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_domain: bool = False,
+                 framework: bool = False) -> np.ndarray:
+    """One reject code per plan (0 = valid). `framework`: also what the job's framework cannot launch
+    (the planner searches only those; ``evaluate`` and ``validate`` judge a plan as given)."""
     a = arch(job.model)
     tp, pp, v, cp, ep, dp, mbs = (np.asarray(P[k], dtype=np.int64) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs"))
     shape = np.broadcast(tp, pp, v, cp, ep, dp, mbs).shape
@@ -84,4 +112,6 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
         mark(((cpt != _P2P) & (cp == 1)) | ((cpt == _A2A) & ((a.heads // np.maximum(tp, 1)) % np.maximum(cp, 1) != 0)), 13)
     if "moe_dispatcher" in P:
         mark((np.asarray(P["moe_dispatcher"], dtype=np.int64) != _ALLTOALL) & (ep == 1), 13)
+    if framework:
+        mark(framework_reject(job, P), Reason.FRAMEWORK)
     return code

@@ -1,0 +1,601 @@
+"""A user's own launch read as a job and a plan: Megatron-LM flags, or a torchtitan 0.3 config module.
+
+    from gigafactory.perf.launch import read_megatron
+    launch = read_megatron(open("train.sh").read())
+    launch.job, launch.plan, launch.gpus
+
+The architecture flags become a catalog model when one has the same architecture (as
+:func:`gigafactory.perf.params.arch` sees it), else an inline model. Every flag is either understood,
+or known not to change a step (data, optimizer hyper-parameters, logging: listed in ``Launch.unmodelled``),
+or refused with one line naming it. This is the inverse of :mod:`gigafactory.perf.emit`.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import shlex
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from . import catalog
+from .errors import SpecError
+from .perf.emit import FSDP_STRATEGY, TITAN_RESHARD, TITAN_SCHEDULES
+from .perf.frameworks import TORCHTITAN_MODELS
+from .perf.params import arch, total_params
+from .resolve import model as catalog_model
+from .specs import Job, Mla, Model, Moe, Plan
+
+#: tokens the job trains when the launch does not say (they do not change a step)
+DEFAULT_TOKENS = 1e12
+
+
+@dataclass(frozen=True)
+class Launch:
+    job: Job
+    plan: Plan
+    gpus: int
+    catalog_model: bool  # True: the architecture is a catalog model's
+    unmodelled: tuple[str, ...] = ()  # settings read that do not change the step time
+    flash: bool = True  # attention through a fused flash kernel
+    assumed: tuple[str, ...] = ()  # what the engine assumes where the launch differs or is silent
+
+
+# ---------------------------------------------------------------- Megatron-LM
+
+_INT, _FLOAT, _STR, _BOOL = "int", "float", "str", "bool"
+#: the flags that decide the model, the plan or the precision, with their value type
+MEGATRON_FLAGS: dict[str, str] = {
+    **{f: _INT for f in (
+        "num-layers", "hidden-size", "num-attention-heads", "num-query-groups", "ffn-hidden-size", "kv-channels",
+        "seq-length", "max-position-embeddings", "vocab-size", "num-experts", "moe-router-topk",
+        "moe-ffn-hidden-size", "moe-shared-expert-intermediate-size", "q-lora-rank", "kv-lora-rank", "qk-head-dim",
+        "qk-pos-emb-head-dim", "v-head-dim", "tensor-model-parallel-size", "pipeline-model-parallel-size",
+        "decoder-first-pipeline-num-layers", "decoder-last-pipeline-num-layers",
+        "num-virtual-stages-per-pipeline-rank", "num-layers-per-virtual-pipeline-stage", "context-parallel-size",
+        "expert-model-parallel-size", "expert-tensor-parallel-size", "micro-batch-size", "global-batch-size",
+        "recompute-num-layers", "train-iters", "train-samples")},
+    **{f: _FLOAT for f in ("rotary-base", "rope-scaling-factor", "norm-epsilon")},
+    **{f: _STR for f in (
+        "position-embedding-type", "normalization", "moe-token-dispatcher-type", "moe-layer-freq",
+        "pipeline-model-parallel-layout", "cp-comm-type", "data-parallel-sharding-strategy",
+        "recompute-granularity", "recompute-method", "recompute-modules", "fp8-format", "fp8-recipe",
+        "fp4-format", "fp4-recipe", "attention-backend", "rope-type")},
+    **{f: _BOOL for f in (
+        "group-query-attention", "swiglu", "squared-relu", "disable-bias-linear", "untie-embeddings-and-output-weights",
+        "moe-grouped-gemm", "multi-latent-attention", "qk-layernorm", "use-rope-scaling", "sequence-parallel",
+        "tp-comm-overlap", "overlap-moe-expert-parallel-comm", "use-distributed-optimizer", "use-megatron-fsdp",
+        "use-torch-fsdp2", "overlap-grad-reduce", "overlap-param-gather", "bf16", "fp16", "use-flash-attn")},
+}
+#: flags read and known not to change the step time (data, tokenizer files, optimizer and LR schedule,
+#: initialisation, checkpoints, logging, MoE router and load-balancing losses)
+MEGATRON_UNMODELLED = frozenset((
+    "data-path", "mock-data", "split", "tokenizer-type", "tokenizer-model", "vocab-file", "merge-file",
+    "data-cache-path", "num-workers", "lr", "min-lr", "lr-decay-style", "lr-decay-iters", "lr-decay-samples",
+    "lr-warmup-iters", "lr-warmup-samples", "lr-warmup-fraction", "weight-decay", "clip-grad", "adam-beta1",
+    "adam-beta2", "adam-eps", "optimizer", "init-method-std", "seed", "save", "load", "save-interval",
+    "eval-interval", "eval-iters", "log-interval", "tensorboard-dir", "wandb-project", "wandb-exp-name",
+    "ckpt-format", "make-vocab-size-divisible-by", "attention-dropout", "hidden-dropout", "distributed-backend",
+    "distributed-timeout-minutes", "use-mcore-models", "transformer-impl", "log-throughput", "timing-log-level",
+    "exit-duration-in-mins", "moe-router-load-balancing-type", "moe-aux-loss-coeff", "moe-z-loss-coeff",
+    "moe-router-score-function", "moe-router-enable-expert-bias", "moe-router-bias-update-rate",
+    "moe-router-topk-scaling-factor", "moe-router-num-groups", "moe-router-group-topk", "moe-router-dtype",
+    "moe-permute-fusion", "moe-flex-dispatcher-backend", "moe-enable-deepep", "no-load-optim", "no-load-rng",
+    "finetune", "bf16-reduce", "accumulate-allreduce-grads-in-fp32", "log-params-norm", "log-num-zeros-in-grad",
+))
+_LAUNCHER_VALUES = {"nnodes", "nproc-per-node", "nproc_per_node", "node-rank", "node_rank", "master-addr",
+                    "master_addr", "master-port", "master_port", "rdzv-backend", "rdzv_backend", "rdzv-endpoint",
+                    "rdzv_endpoint", "rdzv-id", "rdzv_id"}
+
+
+def _tokens(text: str) -> list[str]:
+    text = re.sub(r"\\\r?\n", " ", text)
+    lines = [ln.split("#", 1)[0] if not ln.lstrip().startswith("#!") else "" for ln in text.splitlines()]
+    toks = shlex.split(" ".join(lines))
+    bad = next((t for t in toks if "$" in t), None)
+    if bad:
+        raise SpecError("--from-megatron", f"{bad!r} is a shell variable: give the launch with its values expanded")
+    return toks
+
+
+def _megatron_flags(text: str) -> tuple[dict[str, object], int | None, list[str]]:
+    toks = _tokens(text)
+    script = next((i for i, t in enumerate(toks) if t.endswith(".py")), None)
+    launcher: dict[str, str] = {}
+    if script is not None:
+        pre = toks[:script]
+        for i, t in enumerate(pre):
+            if t.startswith("--"):
+                k, _, v = t[2:].partition("=")
+                if k in _LAUNCHER_VALUES:
+                    launcher[k.replace("_", "-")] = v or (pre[i + 1] if i + 1 < len(pre) else "")
+        toks = toks[script + 1:]
+    world = None
+    if "nnodes" in launcher or "nproc-per-node" in launcher:
+        try:
+            world = int(launcher.get("nnodes", "1")) * int(launcher.get("nproc-per-node", "1"))
+        except ValueError as e:
+            raise SpecError("--from-megatron", f"torchrun --nnodes / --nproc-per-node must be integers ({e})") from None
+    flags: dict[str, object] = {}
+    unmodelled: list[str] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if not t.startswith("--"):
+            raise SpecError("--from-megatron", f"{t!r} is not a flag (expected --name [value])")
+        name, eq, val = t[2:].partition("=")
+        vals = [val] if eq else []
+        while i + 1 < len(toks) and not eq and not toks[i + 1].startswith("--"):
+            vals.append(toks[i + 1])
+            i += 1
+        i += 1
+        if name in MEGATRON_UNMODELLED:
+            unmodelled.append("--" + name)
+            continue
+        kind = MEGATRON_FLAGS.get(name)
+        if kind is None:
+            close = difflib.get_close_matches(name, list(MEGATRON_FLAGS) + list(MEGATRON_UNMODELLED), n=1)
+            raise SpecError("--from-megatron", f"--{name} is not a flag gigafactory understands",
+                            suggestion=f"--{close[0]}" if close else None)
+        if kind == _BOOL:
+            if vals:
+                raise SpecError("--from-megatron", f"--{name} takes no value (got {' '.join(vals)!r})")
+            flags[name] = True
+            continue
+        if len(vals) != 1:
+            raise SpecError("--from-megatron", f"--{name} takes one value (got {len(vals)})")
+        try:
+            flags[name] = int(vals[0]) if kind == _INT else float(vals[0]) if kind == _FLOAT else vals[0]
+        except ValueError:
+            raise SpecError("--from-megatron", f"--{name} needs a number, got {vals[0]!r}") from None
+    return flags, world, unmodelled
+
+
+def _need(flags: dict, name: str, why: str = "") -> object:
+    if name not in flags:
+        raise SpecError("--from-megatron", f"--{name} is missing{': ' + why if why else ''}")
+    return flags[name]
+
+
+def _choice(flags: dict, name: str, allowed: tuple[str, ...], default: str) -> str:
+    v = str(flags.get(name, default))
+    if v not in allowed:
+        raise SpecError(f"--{name}", f"{v!r} is not modelled", list(allowed))
+    return v
+
+
+def _list_expr(node: ast.AST):
+    """Value of an expression of integer lists, integers, + and * (Megatron's layer patterns)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return node.value
+    if isinstance(node, ast.List):
+        return [_list_expr(e) for e in node.elts]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mult):
+        left, right = _list_expr(node.left), _list_expr(node.right)
+        return left + right if isinstance(node.op, ast.Add) else left * right
+    raise ValueError(ast.unparse(node))
+
+
+def _layer_pattern(expr: str, layers: int) -> list[int]:
+    """Megatron's --moe-layer-freq: an integer N (every N-th layer) or a list expression like ([0]*3+[1]*58)."""
+    if re.fullmatch(r"\s*\d+\s*", expr):
+        n = int(expr)
+        return [int(i % n == 0) for i in range(layers)]
+    try:
+        out = _list_expr(ast.parse(expr, mode="eval").body)
+    except (SyntaxError, ValueError, TypeError):
+        raise SpecError("--moe-layer-freq", f"{expr!r} is neither an integer nor a list expression of 0/1") from None
+    if not isinstance(out, list) or len(out) != layers or any(x not in (0, 1) for x in out):
+        raise SpecError("--moe-layer-freq", f"the pattern must list 0/1 for each of the {layers} layers")
+    return out
+
+
+def _megatron_model(f: dict) -> Model:
+    L, h, nh = (int(_need(f, k)) for k in ("num-layers", "hidden-size", "num-attention-heads"))
+    vocab = int(_need(f, "vocab-size", "gigafactory reads no tokenizer files; give the vocabulary size"))
+    seq = int(_need(f, "seq-length"))
+    if f.get("swiglu") and f.get("squared-relu"):
+        raise SpecError("--from-megatron", "--swiglu and --squared-relu exclude each other")
+    mlp, act = ("gated", "swiglu") if f.get("swiglu") else ("plain", "squared-relu" if f.get("squared-relu") else "gelu")
+    gpt_style = act == "gelu"
+    pos = _choice(f, "position-embedding-type", ("learned_absolute", "rope"), "learned_absolute")
+    norm = _choice(f, "normalization", ("LayerNorm", "RMSNorm"), "LayerNorm")
+    if gpt_style and (pos != "learned_absolute" or f.get("disable-bias-linear") or norm != "LayerNorm"):
+        raise SpecError("--from-megatron", "gigafactory models a plain GELU MLP as GPT-2/3 (learned positions, "
+                        "LayerNorm, biases): drop --position-embedding-type rope / --disable-bias-linear / RMSNorm")
+    if not gpt_style and (pos != "rope" or not f.get("disable-bias-linear")):
+        raise SpecError("--from-megatron", f"gigafactory models {act} MLPs with rotary positions and no biases: "
+                        "give --position-embedding-type rope and --disable-bias-linear")
+    ffn = int(f.get("ffn-hidden-size", 4 * h))
+    mla = None
+    if f.get("multi-latent-attention"):
+        _choice(f, "rope-type", ("rope",), "yarn")  # Megatron's MLA default is YaRN: give --rope-type rope
+        mla = Mla(q_lora_rank=f.get("q-lora-rank"), kv_lora_rank=int(f.get("kv-lora-rank", 32)),
+                  qk_nope_head_dim=int(f.get("qk-head-dim", 128)), qk_rope_head_dim=int(f.get("qk-pos-emb-head-dim", 64)),
+                  v_head_dim=int(f.get("v-head-dim", 128)))
+        kv, hd = nh, mla.qk_nope_head_dim + mla.qk_rope_head_dim
+    else:
+        for k in ("q-lora-rank", "kv-lora-rank", "qk-head-dim", "qk-pos-emb-head-dim", "v-head-dim"):
+            if k in f:
+                raise SpecError(f"--{k}", "applies only with --multi-latent-attention")
+        kv = int(f.get("num-query-groups", nh)) if f.get("group-query-attention") else nh
+        hd = int(f.get("kv-channels", h // nh))
+    moe = None
+    if "num-experts" in f:
+        eff = int(f.get("moe-ffn-hidden-size", ffn))
+        shared_size = int(f.get("moe-shared-expert-intermediate-size", 0))
+        if shared_size % eff:
+            raise SpecError("--moe-shared-expert-intermediate-size",
+                            f"{shared_size} is not a whole number of experts of {eff}")
+        flags = _layer_pattern(str(f.get("moe-layer-freq", "1")), L)
+        dense = next((i for i, x in enumerate(flags) if x), L)
+        freq = next((k for k in range(1, L + 1) if [int(i >= dense and (i - dense) % k == 0) for i in range(L)] == flags), None)
+        if freq is None or dense >= L:
+            raise SpecError("--moe-layer-freq", "gigafactory models leading dense layers then every k-th layer MoE")
+        moe = Moe(experts=int(f["num-experts"]), top_k=int(f.get("moe-router-topk", 2)), shared_experts=shared_size // eff,
+                  expert_ffn=eff, dense_layers=dense, dense_ffn=ffn, layer_freq=freq)
+    raw = dict(layers=L, hidden=h, heads=nh, kv_heads=kv, head_dim=hd, ffn=ffn, mlp=mlp, activation=act,
+               vocab=vocab, tied_embeddings=not f.get("untie-embeddings-and-output-weights"),
+               max_seq=int(f.get("max-position-embeddings", seq)), moe=moe, mla=mla,
+               rope_base=f.get("rotary-base") if pos == "rope" else None,
+               rope_scaling=f.get("rope-scaling-factor", 8.0) if f.get("use-rope-scaling") else None,
+               norm_eps=f.get("norm-epsilon"))
+    return Model(id="megatron-launch", name="the model of a Megatron-LM launch", params_b=1.0, **raw)
+
+
+def match_catalog(m: Model) -> tuple[Model, bool]:
+    """The catalog model with the same architecture, else `m` with its parameter count."""
+    a = arch(m)
+    for mid in catalog.ids("models"):
+        c = catalog_model(mid)
+        if arch(c) == a and (a.gpt_style is False or c.max_seq == m.max_seq):
+            return c, True
+    return m.model_copy(update={"params_b": total_params(m) / 1e9}), False
+
+
+def _stage_counts_megatron(f: dict, L: int, pp: int) -> tuple[int, list[int]]:
+    """vpp and the layers of each pipeline rank, from Megatron's pipeline flags."""
+    if pp == 1:
+        return 1, [L]
+    if "pipeline-model-parallel-layout" in f:
+        expr = str(f["pipeline-model-parallel-layout"]).replace(",", "")
+        for pat in (r"\(([^)]+)\)\*(\d+)", r"(.)\*(\d+)"):
+            expr = re.sub(pat, lambda x: x.group(1) * int(x.group(2)), expr)
+        stages = expr.split("|")
+        if len(stages) % pp or re.search(r"[^EtLm|]", expr) or "m" in expr:
+            raise SpecError("--pipeline-model-parallel-layout", "needs a multiple of pp stages of E, t and L "
+                            "(multi-token-prediction layers m are not modelled)")
+        vpp = len(stages) // pp
+        counts = [s.count("t") for s in stages]
+        if sum(counts) != L:
+            raise SpecError("--pipeline-model-parallel-layout", f"places {sum(counts)} layers, the model has {L}")
+        return vpp, [max(counts)] * pp  # the engine times the most loaded virtual stage
+    first, last = f.get("decoder-first-pipeline-num-layers"), f.get("decoder-last-pipeline-num-layers")
+    ends = [int(x) for x in (first, last) if x is not None]
+    mid_stages, mid_layers = pp - len(ends), L - sum(ends)
+    if (mid_stages == 0) != (mid_layers == 0) or (mid_stages and mid_layers % mid_stages):
+        raise SpecError("--decoder-first-pipeline-num-layers", f"{mid_layers} middle layers do not split over {mid_stages} stages")
+    per_rank = ends + ([mid_layers // mid_stages] * mid_stages if mid_stages else [])
+    if "num-virtual-stages-per-pipeline-rank" in f:
+        vpp = int(f["num-virtual-stages-per-pipeline-rank"])
+    elif "num-layers-per-virtual-pipeline-stage" in f:
+        n = int(f["num-layers-per-virtual-pipeline-stage"])
+        if per_rank[0] % n:
+            raise SpecError("--num-layers-per-virtual-pipeline-stage", f"{n} does not divide {per_rank[0]} layers per stage")
+        vpp = per_rank[0] // n
+    else:
+        vpp = 1
+    if any(k % vpp for k in per_rank):
+        raise SpecError("--pipeline-model-parallel-size", f"layers per stage {sorted(set(per_rank))} do not split into {vpp} virtual stages")
+    return vpp, [k // vpp for k in per_rank]
+
+
+def _validated(field: str, fn, *args):
+    """Run a reader; a value the schema rejects becomes one line naming the setting."""
+    try:
+        return fn(*args)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise SpecError(field, f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+
+
+def read_megatron(text: str, gpus: int | None = None) -> Launch:
+    """A Megatron-LM launch (``[torchrun ...] pretrain_gpt.py --flags``, or the flags alone) as a Launch."""
+    return _validated("--from-megatron", _read_megatron, text, gpus)
+
+
+def _read_megatron(text: str, gpus: int | None) -> Launch:
+    f, world, unmodelled = _megatron_flags(text)
+    model, in_catalog = match_catalog(_megatron_model(f))
+    L = model.layers
+    tp, pp, cp = (int(f.get(k, 1)) for k in ("tensor-model-parallel-size", "pipeline-model-parallel-size",
+                                              "context-parallel-size"))
+    world = gpus or world
+    if world is None:
+        raise SpecError("--gpus", "the launch does not say the GPU count (torchrun --nnodes x --nproc-per-node): give --gpus")
+    if world % (tp * pp * cp):
+        raise SpecError("--gpus", f"{world} GPUs are not a multiple of tp x pp x cp = {tp * pp * cp}")
+    dp = world // (tp * pp * cp)
+    vpp, per_stage = _stage_counts_megatron(f, L, pp)
+    bottleneck = -(-L // (pp * vpp))
+    if max(per_stage) > bottleneck:
+        raise SpecError("--pipeline-model-parallel-size", f"a stage of {max(per_stage)} layers per virtual stage: "
+                        f"gigafactory models balanced stages (at most {bottleneck})")
+    mbs = int(f.get("micro-batch-size", 1))
+    gbs = int(f.get("global-batch-size", mbs * dp))
+    ep = int(f.get("expert-model-parallel-size", 1))
+    etp = int(f.get("expert-tensor-parallel-size", tp)) if ep > 1 else 1  # Megatron: ETP defaults to TP
+    if f.get("use-torch-fsdp2"):
+        zero = 3
+    elif f.get("use-megatron-fsdp"):
+        strategy = _choice(f, "data-parallel-sharding-strategy", ("no_shard", "optim", *FSDP_STRATEGY.values()),
+                           "optim_grads_params")
+        zero = {"no_shard": 0, "optim": 1, **{v: k for k, v in FSDP_STRATEGY.items()}}[strategy]
+    else:
+        zero = 1 if f.get("use-distributed-optimizer") else 0
+    gran = _choice(f, "recompute-granularity", ("none", "selective", "full"), "none")
+    if gran == "full":
+        _choice(f, "recompute-method", ("uniform",), "uniform")  # block: only some layers, not modelled
+    if gran == "selective":
+        _choice(f, "recompute-modules", ("core_attn",), "core_attn")
+    if f.get("fp16") and f.get("bf16"):
+        raise SpecError("--from-megatron", "--fp16 and --bf16 exclude each other")
+    precision = "fp16" if f.get("fp16") else "bf16"
+    if "fp8-format" in f:
+        _choice(f, "fp8-format", ("hybrid", "e4m3"), "hybrid")
+        recipe = _choice(f, "fp8-recipe", ("delayed", "tensorwise", "mxfp8"), "delayed")
+        precision = "mxfp8" if recipe == "mxfp8" else "fp8"
+    if "fp4-format" in f:
+        _choice(f, "fp4-format", ("e2m1",), "e2m1")
+        _choice(f, "fp4-recipe", ("nvfp4",), "nvfp4")
+        precision = "nvfp4"
+    backend = _choice(f, "attention-backend", ("flash", "fused", "auto", "unfused", "local"), "auto")
+    steps = f.get("train-iters") or (int(f["train-samples"]) / gbs if "train-samples" in f else None)
+    seq = int(f["seq-length"])
+    job = Job(model=model, tokens=float(steps) * gbs * seq if steps else DEFAULT_TOKENS, seq_len=seq,
+              global_batch=gbs, precision=precision, framework="megatron")
+    plan = Plan(
+        tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, etp=etp, dp=dp, mbs=mbs, recompute=gran, zero=zero,
+        sequence_parallel=bool(f.get("sequence-parallel")) or tp == 1, tp_comm_overlap=bool(f.get("tp-comm-overlap")),
+        ep_comm_overlap=bool(f.get("overlap-moe-expert-parallel-comm")),
+        cp_comm_type=_choice(f, "cp-comm-type", ("p2p", "a2a", "allgather"), "p2p"),
+        moe_dispatcher=_choice(f, "moe-token-dispatcher-type", ("alltoall", "allgather", "flex"),
+                               "alltoall" if model.moe is None or ep == 1 else "allgather"),
+    )
+    if model.moe is None or ep == 1:
+        plan = plan.model_copy(update={"moe_dispatcher": "alltoall"})
+    assumed = []
+    if not f.get("overlap-grad-reduce") and dp > 1:
+        assumed.append("the gradient reduction overlaps the backward pass (no --overlap-grad-reduce given)")
+    if zero >= 1 and not f.get("overlap-param-gather") and dp > 1:
+        assumed.append("the parameter all-gather overlaps the forward pass (no --overlap-param-gather given)")
+    if model.moe is not None and not f.get("moe-grouped-gemm"):
+        assumed.append("experts run as grouped GEMMs (no --moe-grouped-gemm given)")
+    return Launch(job=job, plan=plan, gpus=world, catalog_model=in_catalog, unmodelled=tuple(unmodelled),
+                  flash=backend not in ("unfused", "local"), assumed=tuple(assumed))
+
+
+# ---------------------------------------------------------------- torchtitan 0.3
+
+_TITAN_SECTIONS = {"training": "TrainingConfig", "parallelism": "ParallelismConfig", "compile": "CompileConfig"}
+_TITAN_FIELDS = {
+    "training": {"local_batch_size", "global_batch_size", "seq_len", "steps", "mixed_precision_param",
+                 "mixed_precision_reduce", "max_norm", "gc_freq", "dtype", "disable_cuda_graphs"},
+    "parallelism": {"data_parallel_replicate_degree", "data_parallel_shard_degree", "tensor_parallel_degree",
+                    "enable_sequence_parallel", "pipeline_parallel_degree", "context_parallel_degree",
+                    "expert_parallel_degree", "fsdp_reshard_after_forward", "pipeline_parallel_schedule",
+                    "pipeline_parallel_layers_per_stage", "pipeline_parallel_microbatch_size",
+                    "pipeline_parallel_first_stage_less_layers", "pipeline_parallel_last_stage_less_layers",
+                    "spmd_backend", "context_parallel_load_balancer"},
+    "compile": {"enable", "enable_async_tensor_parallel", "components", "backend"},
+}
+_TITAN_UNMODELLED = {"max_norm", "gc_freq", "dtype", "disable_cuda_graphs", "mixed_precision_reduce", "spmd_backend",
+                     "context_parallel_load_balancer", "backend"}
+_CONVERTERS = {"Float8LinearConverter": "fp8-rowwise", "MXFP8LinearConverter": "mxfp8",
+               "NVFP4LinearConverter": "nvfp4", "Float8GroupedExpertsConverter": None,
+               "MXFP8GroupedExpertsConverter": None}
+
+
+def _literal(node: ast.AST, where: str):
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise SpecError("--from-torchtitan", f"{where}: {ast.unparse(node)!r} is not a literal value") from None
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        return ast.unparse(node.func)
+    return ""
+
+
+def read_torchtitan(text: str, gpus: int | None = None) -> Launch:
+    """A torchtitan 0.3 config module (see :func:`_read_torchtitan`) as a Launch."""
+    return _validated("--from-torchtitan", _read_torchtitan, text, gpus)
+
+
+#: Trainer.Config sections that do not change a step (data, optimizer, logging, checkpoints)
+_TITAN_UNMODELLED_SECTIONS = {"loss", "hf_assets_path", "profiler", "metrics", "tokenizer", "dataloader", "optimizer",
+                              "lr_scheduler", "checkpoint", "comm", "validator", "debug", "dump_folder"}
+
+
+def _settings(fn: ast.FunctionDef) -> tuple[list[tuple[str, ast.AST, int]], bool]:
+    """The function's ``config.<section>[.<field>] = value`` settings, and whether it builds Trainer.Config whole.
+
+    Two forms: ``config = llama3_8b()`` then attribute assignments and ``return config`` (as --emit writes),
+    or local variables then ``return Trainer.Config(section=..., ...)`` (as torchtitan's registry does).
+    """
+    local: dict[str, ast.AST] = {}
+    out: list[tuple[str, ast.AST, int]] = []
+    whole = False
+
+    def resolve(node: ast.AST) -> ast.AST:
+        return local.get(node.id, node) if isinstance(node, ast.Name) else node
+
+    for st in fn.body:
+        where = f"line {st.lineno}"
+        if isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant):
+            continue  # docstring
+        if isinstance(st, ast.Return):
+            if isinstance(st.value, ast.Call) and _call_name(st.value).endswith("Trainer.Config"):
+                whole = True
+                out += [(f"config.{k.arg}", resolve(k.value), st.lineno) for k in st.value.keywords]
+            elif not (isinstance(st.value, ast.Name) and st.value.id == "config"):
+                raise SpecError("--from-torchtitan", f"{where}: return config or Trainer.Config(...)")
+            continue
+        if not (isinstance(st, ast.Assign) and len(st.targets) == 1):
+            raise SpecError("--from-torchtitan", f"{where}: {ast.unparse(st)!r} is not understood")
+        tgt = ast.unparse(st.targets[0])
+        if isinstance(st.targets[0], ast.Name) and tgt != "config":
+            local[tgt] = st.value
+        else:
+            out.append((tgt, resolve(st.value), st.lineno))
+    return out, whole
+
+
+def _read_torchtitan(text: str, gpus: int | None) -> Launch:
+    """A torchtitan 0.3 config module: one config_registry function (see :func:`_settings`) as a Launch.
+
+    Starting from a registry config (``config = llama3_405b()``) it must assign the sections that decide
+    the plan (``config.model_spec``, ``training``, ``parallelism``, ``activation_checkpoint``): gigafactory
+    does not know the base config's own values. ``Trainer.Config(...)`` leaves unnamed sections at
+    torchtitan's dataclass defaults.
+    """
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as e:
+        raise SpecError("--from-torchtitan", f"not a Python module (line {e.lineno}: {e.msg})") from None
+    fns = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    if len(fns) != 1:
+        raise SpecError("--from-torchtitan", f"expected one config function, found {len(fns)}")
+    settings, whole = _settings(fns[0])
+    base = flavor = None
+    sections: dict[str, dict] = {"training": {}, "parallelism": {}} if whole else {}
+    ac: str | None = "selective" if whole else None  # Trainer.Config's default: SelectiveAC
+    precision = "bf16"
+    skipped: list[str] = []
+    for tgt, val, line in settings:
+        where = f"line {line}"
+        if tgt == "config":
+            base = _call_name(val)
+            continue
+        if tgt.removeprefix("config.") in _TITAN_UNMODELLED_SECTIONS:
+            skipped.append(tgt.removeprefix("config."))
+            continue
+        if tgt == "config.model_spec":
+            if not _call_name(val).endswith("model_registry") or not val.args:
+                raise SpecError("--from-torchtitan", f"{where}: config.model_spec must be model_registry(flavor, ...)")
+            flavor = _literal(val.args[0], where)
+            for kw in val.keywords:
+                if kw.arg == "converters":
+                    for c in kw.value.elts if isinstance(kw.value, ast.List) else []:
+                        name = _call_name(c).removesuffix(".Config")
+                        if name not in _CONVERTERS:
+                            raise SpecError("--from-torchtitan", f"{where}: converter {name!r} is not modelled",
+                                            list(_CONVERTERS))
+                        recipe = next((_literal(k.value, where) for k in c.keywords if k.arg == "recipe_name"), "rowwise")
+                        if name == "Float8LinearConverter" and recipe != "rowwise":
+                            raise SpecError("--from-torchtitan", f"{where}: float8 recipe {recipe!r} is not modelled",
+                                            ["rowwise"])
+                        precision = _CONVERTERS[name] or precision
+                elif kw.arg != "attn_backend":
+                    raise SpecError("--from-torchtitan", f"{where}: model_registry({kw.arg}=...) is not modelled")
+            continue
+        if tgt == "config.activation_checkpoint":
+            kinds = {"None": "none", "SelectiveAC.Config": "selective", "FullAC.Config": "full"}
+            key = "None" if isinstance(val, ast.Constant) and val.value is None else _call_name(val)
+            if key not in kinds:
+                raise SpecError("--from-torchtitan", f"{where}: activation checkpointing {ast.unparse(val)!r} "
+                                "is not modelled", list(kinds))
+            ac = kinds[key]
+            continue
+        sec, _, field = tgt.removeprefix("config.").partition(".")
+        if sec not in _TITAN_SECTIONS or not tgt.startswith("config."):
+            raise SpecError("--from-torchtitan", f"{where}: {tgt} is not a setting gigafactory models",
+                            ["config.model_spec", "config.activation_checkpoint",
+                             *[f"config.{s}" for s in _TITAN_SECTIONS]])
+        if not field:
+            if _call_name(val) != _TITAN_SECTIONS[sec]:
+                raise SpecError("--from-torchtitan", f"{where}: config.{sec} must be {_TITAN_SECTIONS[sec]}(...)")
+            if val.args:
+                raise SpecError("--from-torchtitan", f"{where}: give {_TITAN_SECTIONS[sec]} keyword arguments")
+            sections[sec] = {k.arg: _literal(k.value, where) for k in val.keywords}
+        else:
+            if sec not in sections:
+                raise SpecError("--from-torchtitan", f"{where}: config.{sec}.{field} changes the base config's "
+                                f"{sec}, which gigafactory does not know: assign config.{sec} = {_TITAN_SECTIONS[sec]}(...)")
+            sections[sec][field] = _literal(val, where)
+    for sec, fields in sections.items():
+        bad = sorted(set(fields) - _TITAN_FIELDS[sec])
+        if bad:
+            raise SpecError("--from-torchtitan", f"{sec}.{bad[0]} is not a setting gigafactory models",
+                            sorted(_TITAN_FIELDS[sec]))
+    for need, have in (("config.model_spec", flavor), ("config.training", sections.get("training")),
+                       ("config.parallelism", sections.get("parallelism")), ("config.activation_checkpoint", ac)):
+        if have is None:
+            raise SpecError("--from-torchtitan", f"{need} is not assigned: gigafactory does not know the base config's")
+    by_base = {(b, fl): mid for mid, (_, fl, b) in TORCHTITAN_MODELS.items()}
+    by_flavor = {fl: mid for mid, (_, fl, _) in TORCHTITAN_MODELS.items()}
+    mid = by_base.get((base, flavor)) or by_flavor.get(flavor)
+    if mid is None:
+        raise SpecError("--from-torchtitan", f"model_registry({flavor!r}) is not a model gigafactory knows",
+                        sorted(by_flavor))
+    model = catalog_model(mid)
+    tr, par, comp = sections["training"], sections["parallelism"], sections.get("compile", {})
+    if tr.get("mixed_precision_param", "bfloat16") != "bfloat16":
+        raise SpecError("training.mixed_precision_param", "only bfloat16 is modelled", ["bfloat16"])
+    tp, pp, cp, ep = (int(par.get(k, 1)) for k in ("tensor_parallel_degree", "pipeline_parallel_degree",
+                                                   "context_parallel_degree", "expert_parallel_degree"))
+    rep, shard = int(par.get("data_parallel_replicate_degree", 1)), int(par.get("data_parallel_shard_degree", -1))
+    if shard == -1:
+        if gpus is None:
+            raise SpecError("--gpus", "data_parallel_shard_degree = -1 takes the GPUs left over: give --gpus")
+        shard = gpus // (rep * cp * tp * pp)
+    world = rep * shard * cp * tp * pp
+    if gpus is not None and gpus != world:
+        raise SpecError("--gpus", f"{gpus} GPUs, but the degrees multiply to {world}")
+    if rep > 1 and shard > 1:
+        raise SpecError("parallelism", "HSDP (replicate and shard degrees both > 1) is not modelled")
+    reshard = par.get("fsdp_reshard_after_forward", "default")
+    if rep > 1 or (shard == 1 and "fsdp_reshard_after_forward" not in par):
+        zero = 0
+    else:
+        zero = {v: k for k, v in TITAN_RESHARD.items()}.get(reshard, 3 if pp == 1 else 2)
+    dp = rep * shard
+    schedules = {v: k for k, v in TITAN_SCHEDULES.items()}
+    if pp > 1:
+        name = par.get("pipeline_parallel_schedule", "1F1B")
+        if name not in schedules:
+            raise SpecError("parallelism.pipeline_parallel_schedule", f"{name!r} is not modelled", list(schedules))
+        for k in ("pipeline_parallel_first_stage_less_layers", "pipeline_parallel_last_stage_less_layers"):
+            if par.get(k, 1) != 1:
+                raise SpecError(f"parallelism.{k}", "only 1 (torchtitan's default) is modelled")
+        sched = schedules[name]
+        lps = par.get("pipeline_parallel_layers_per_stage")
+        stages = -(-(model.layers + 2) // int(lps)) if lps else pp * (1 if sched == "1f1b" else 2)
+        if stages % pp:
+            raise SpecError("parallelism.pipeline_parallel_layers_per_stage", f"{stages} stages do not divide over pp = {pp}")
+        vpp, mbs = stages // pp, int(par.get("pipeline_parallel_microbatch_size", 1))
+        if sched in ("zb-v", "dualpipev"):  # two stages per rank in a V: one chunk in gigafactory's plans
+            if vpp != 2:
+                raise SpecError("parallelism.pipeline_parallel_layers_per_stage", f"{name} runs two stages per "
+                                f"rank, these layers per stage make {vpp}")
+            vpp = 1
+    else:
+        sched, vpp, mbs = "1f1b", 1, int(tr.get("local_batch_size", 8))
+    local = int(tr.get("local_batch_size", 8))
+    gbs = int(tr.get("global_batch_size", -1))
+    gbs = local * dp if gbs == -1 else gbs
+    steps = int(tr.get("steps", 10000))
+    seq = int(tr.get("seq_len", 2048))
+    job = Job(model=model, tokens=float(steps) * gbs * seq, seq_len=seq, global_batch=gbs, precision=precision,
+              framework="torchtitan")
+    plan = Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=ac, zero=zero,
+                sequence_parallel=bool(par.get("enable_sequence_parallel", True)) or tp == 1,
+                tp_comm_overlap=bool(comp.get("enable_async_tensor_parallel", False)) and tp > 1,
+                schedule=sched, cp_comm_type="allgather" if cp > 1 else "p2p",
+                compile=bool(comp.get("enable", False)) and "model" in comp.get("components", ["model", "loss"]))
+    unmodelled = skipped + [f"{s}.{k}" for s, fs in sections.items() for k in fs if k in _TITAN_UNMODELLED]
+    return Launch(job=job, plan=plan, gpus=world, catalog_model=True, unmodelled=tuple(unmodelled))

@@ -36,7 +36,7 @@ CASES = [
     ("misspelt override field", lambda: gf.scenario_from_dict(scen(), {"cluster.num_gpu": 8}),
      ["cluster.num_gpu", "unknown field", "did you mean 'num_gpus'"]),
     ("negative tokens", lambda: gf.scenario_from_dict(scen(job={**JOB, "tokens": -5})),
-     ["job.tokens", "greater than 0"]),
+     ["job.tokens", "from 1e+06 to 1e+15"]),
     ("GPU that does not fit the platform",
      lambda: gf.scenario_from_dict(scen(cluster={"use": "colossus", "gpu": "gb200"})),
      ["cluster", "gb200", "does not fit"]),

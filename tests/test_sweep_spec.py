@@ -91,7 +91,7 @@ def test_grid_low_high_num() -> None:
         ({"cluster.num_gpu": [8]}, "axes.cluster.num_gpu", "num_gpus"),
         ({"clutser.num_gpus": [8]}, "axes.clutser.num_gpus", "cluster"),
         ({"cluster.gpu": ["H100"]}, "axes.cluster.gpu", "h100-sxm"),
-        ({"cluster.num_gpus": [-8]}, "axes.cluster.num_gpus", "greater than 0"),
+        ({"cluster.num_gpus": [-8]}, "axes.cluster.num_gpus", "greater than or equal to 1"),
         ({"job.precision": ["fp7"]}, "axes.job.precision", "fp7"),
         ({"cluster.num_gpus": {"low": 10}}, "axes.cluster.num_gpus", "low/high"),
         ({"cluster.num_gpus": {"start": 8, "stop": 64, "stpe": 8}}, "axes.cluster.num_gpus.stpe", "step"),

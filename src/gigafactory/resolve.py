@@ -133,8 +133,10 @@ def _convert(exc: ValidationError, prefix: str) -> SpecErrors | SpecError:
         elif etype == "value_error":
             msg = str(ctx.get("error", e["msg"]))
             errs.append(SpecError(path.rsplit(".", 0)[0], msg))
+        elif etype in RANGE_ERRORS:
+            errs.append(SpecError(path, f"must be {range_text(*field_range(exc.title, e['loc']))} (got {excerpt(inp)})"))
         else:
-            errs.append(SpecError(path, f"{e['msg'].lower()} (got {inp!r})"))
+            errs.append(SpecError(path, f"{e['msg'].lower()} (got {excerpt(inp)})"))
     # name the nearest known field for unknown ones
     for err in errs:
         if err.problem == "unknown field":
@@ -145,6 +147,57 @@ def _convert(exc: ValidationError, prefix: str) -> SpecErrors | SpecError:
                 err.suggestion = closest(leaf, fields)
                 err.args = (err.line(),)
     return errs[0] if len(errs) == 1 else SpecErrors(errs)
+
+
+#: pydantic error types that mean "outside the field's range" (huge integers and floats included)
+RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "int_parsing_size",
+                "finite_number"}
+
+
+def excerpt(value: Any, limit: int = 40) -> str:
+    """A short repr of a user's input for an error line (never the whole of a huge value)."""
+    text = repr(value) if not isinstance(value, int | float) or isinstance(value, bool) else (
+        f"{value:.4g}" if isinstance(value, float) or abs(value) < 10**limit else f"a {len(str(abs(value)))}-digit integer")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def field_range(title: str, loc: tuple[Any, ...]) -> tuple[Any, Any, bool]:
+    """(lower, upper, integer) bounds of the field at `loc` in model `title` (None where unbounded)."""
+    model: Any = {t.__name__: t for t in TYPES.values()}.get(title)
+    info = None
+    for part in loc:
+        if model is None or not hasattr(model, "model_fields") or part not in model.model_fields:
+            break
+        info = model.model_fields[part]
+        ann = info.annotation
+        model = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
+    if info is None:
+        return None, None, False
+    metadata = list(info.metadata)
+    ann = info.annotation
+    if getattr(ann, "__origin__", None) is dict:  # dict values (peak_tflops) carry their own bounds
+        value = ann.__args__[-1]
+        ann = getattr(value, "__origin__", value)
+        for m in getattr(value, "__metadata__", ()):
+            metadata += list(getattr(m, "metadata", [m]))
+    lo = next((getattr(m, k) for m in metadata for k in ("ge", "gt") if getattr(m, k, None) is not None), None)
+    hi = next((getattr(m, k) for m in metadata for k in ("le", "lt") if getattr(m, k, None) is not None), None)
+    integer = ann is int or int in getattr(ann, "__args__", ())
+    return lo, hi, integer
+
+
+def range_text(lo: Any, hi: Any, integer: bool = False) -> str:
+    def num(x: Any) -> str:
+        return f"{x:,}" if isinstance(x, int) else f"{x:,.6g}" if 1e-3 <= abs(x) < 1e7 or x == 0 else f"{x:.3g}"
+
+    kind = "an integer" if integer else "a finite number"
+    if lo is not None and hi is not None:
+        return f"{kind} from {num(lo)} to {num(hi)}"
+    if lo is not None:
+        return f"{kind} of at least {num(lo)}"
+    if hi is not None:
+        return f"{kind} of at most {num(hi)}"
+    return f"{kind} in range"
 
 
 def _fields_at(title: str, dotted: str) -> list[str]:

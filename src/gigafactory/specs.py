@@ -7,19 +7,84 @@ turned into these types by :mod:`gigafactory.resolve`; users rarely build them b
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    PositiveFloat,
-    PositiveInt,
     field_validator,
     model_validator,
 )
 
 from .errors import SpecError
+
+
+def _number(v: Any) -> Any:
+    """YAML ``true`` is not the number 1: a boolean where a quantity belongs is an error."""
+    if isinstance(v, bool):
+        raise ValueError(f"must be a number, not {str(v).lower()}")
+    return v
+
+
+#: an integer / a real quantity: finite (NaN and infinity are refused by ``allow_inf_nan=False``),
+#: never a boolean; each field adds its physical range with ``Field(ge=..., le=...)``
+Int = Annotated[int, BeforeValidator(_number)]
+Real = Annotated[float, BeforeValidator(_number)]
+
+# ---------------------------------------------------------------- physical ranges of the inputs
+# Bounds are generous (at least an order of magnitude beyond today's largest systems) so that no
+# real design is refused, yet tight enough that every loop and array downstream stays bounded.
+#: GPUs in one cluster: the largest announced sites are ~1M GPUs (cluster-facts); the planner holds
+#: 4M (2^22) in under 2 s, so that is the ceiling
+MAX_GPUS = 4_194_304
+#: dense peak per GPU and precision, TFLOP/s: A100 bf16 is 312, B300 nvfp4 ~15,000 (catalog gpus.yaml)
+MIN_PEAK_TFLOPS, MAX_PEAK_TFLOPS = 1.0, 100_000.0
+#: board power, W: the catalog spans 400-1,400 W; no accelerator board is below 50 W or above 5 kW
+MIN_TDP_W, MAX_TDP_W = 50.0, 5_000.0
+#: NVLink domain: 8 (HGX) to 72 (NVL72); NVL576 is announced; 2,048 is the ceiling
+MAX_DOMAIN_GPUS = 2_048
+#: rack power: air ~30 kW, NVL72 132 kW, 1 MW racks are proposed (cluster-facts 1.1)
+MAX_RACK_KW = 2_000.0
+#: scale-out port speed, Gb/s: 100G to 1.6T today; 3.2T is on roadmaps; 10x that as the ceiling
+MAX_PORT_GBPS = 32_000.0
+#: NICs per GPU: 1 (rail-optimised) up to the 8 of some dual-plane designs; 16 as the ceiling
+MAX_NICS_PER_GPU = 16
+#: switching tiers: the fewest that hold MAX_GPUS at radix 64 is 4; 5 as the ceiling
+MAX_TIERS = 5
+#: checkpoint storage bandwidth, TB/s: the catalog's clusters have ~1-10; 1 GB/s to 1 PB/s
+MIN_STORAGE_TBPS, MAX_STORAGE_TBPS = 1e-3, 1_000.0
+#: transformer shape: published models have <= 128 layers, hidden <= 25,600, ffn <= 73,728,
+#: vocab <= 256k, <= 384 experts (catalog models.yaml); ceilings ~8x beyond
+MAX_LAYERS = 1_024
+MAX_WIDTH = 262_144  # hidden, ffn, expert_ffn, MLA ranks
+MAX_HEADS = 4_096
+MAX_HEAD_DIM = 4_096
+MAX_VOCAB = 4_194_304
+MAX_EXPERTS = 4_096
+MAX_TOP_K = 256
+MAX_PARAMS_B = 1_000_000.0  # 1,000T parameters
+#: sequence length: beyond any trained context (4M tokens)
+MAX_SEQ = 4 * 1024 * 1024
+#: global batch, sequences: Llama 3 405B used 2,048 x 8k; 2^20 sequences is the ceiling
+MAX_GLOBAL_BATCH = 1_048_576
+#: training tokens: today's largest runs are ~40T (4e13); 1e6 tokens (less than one step) to 1e15
+MIN_TOKENS, MAX_TOKENS = 1e6, 1e15
+#: one parallel dimension (tp, pp, cp, ep, etp), and micro-batch size
+MAX_PARALLEL = 4_096
+MAX_VPP = 128
+#: policies: checkpoint intervals of a second to 30 days; restarts of a second to 30 days
+MIN_INTERVAL_MIN, MAX_INTERVAL_MIN = 1.0 / 60.0, 43_200.0
+MAX_RESTART_MIN = 43_200.0
+MAX_TRIALS = 100_000
+MAX_SEED = 2**63 - 1
+#: site power: the largest planned campuses are a few GW; 100 GW as the ceiling
+MAX_SITE_MW = 100_000.0
+#: unit prices, USD
+MAX_GPU_PRICE_USD = 10_000_000.0
+MAX_ENERGY_PRICE = 100_000.0  # $/MWh or $/MMBtu
+MAX_NAME = 200
 
 Precision = Literal["bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4"]
 PRECISIONS: tuple[str, ...] = ("bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4")
@@ -50,7 +115,7 @@ Cooling = Literal["air", "rear-door", "direct-liquid", "immersion"]
 class Spec(BaseModel):
     """Base: frozen, unknown fields rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, str_max_length=4_000)
 
     source: str | None = Field(default=None, description="primary source of the entry")
     sources: dict[str, str] | None = Field(default=None, description="extra sources by topic")
@@ -61,14 +126,15 @@ class Gpu(Spec):
     id: str
     name: str
     family: Literal["ampere", "hopper", "blackwell", "blackwell-ultra"]
-    peak_tflops: dict[str, PositiveFloat] = Field(description="dense tensor-core peak per precision")
-    hbm_gb: PositiveFloat
-    hbm_tbps: PositiveFloat
-    nvlink_gbs: PositiveFloat = Field(description="NVLink bandwidth per GPU, both directions, as quoted")
-    tdp_w: PositiveFloat
-    idle_w: PositiveFloat
-    power_cap_w: PositiveFloat | None = Field(default=None, description="board power limit if capped")
-    price_usd: PositiveFloat
+    peak_tflops: dict[str, Annotated[Real, Field(ge=MIN_PEAK_TFLOPS, le=MAX_PEAK_TFLOPS)]] = Field(
+        max_length=8, description="dense tensor-core peak per precision")
+    hbm_gb: Real = Field(ge=1.0, le=100_000.0, description="HBM capacity (catalog: 40-288 GB)")
+    hbm_tbps: Real = Field(ge=0.1, le=1_000.0, description="HBM bandwidth (catalog: 1.6-8 TB/s)")
+    nvlink_gbs: Real = Field(ge=1.0, le=100_000.0, description="NVLink bandwidth per GPU, both directions, as quoted")
+    tdp_w: Real = Field(ge=MIN_TDP_W, le=MAX_TDP_W)
+    idle_w: Real = Field(ge=1.0, le=MAX_TDP_W, description="board draw at idle, below tdp_w")
+    power_cap_w: Real | None = Field(default=None, ge=1.0, le=MAX_TDP_W, description="board power limit if capped")
+    price_usd: Real = Field(ge=100.0, le=MAX_GPU_PRICE_USD)
 
     @model_validator(mode="after")
     def _check(self) -> Gpu:
@@ -77,6 +143,8 @@ class Gpu(Spec):
         bad = [k for k in self.peak_tflops if k not in ("bf16", "fp8", "mxfp8", "nvfp4")]
         if bad:
             raise ValueError(f"peak_tflops has unknown precision {bad[0]!r} (allowed: bf16, fp8, mxfp8, nvfp4)")
+        if self.idle_w >= self.tdp_w:
+            raise ValueError(f"idle_w={self.idle_w:g} W must be below tdp_w={self.tdp_w:g} W (idle draw under peak)")
         if self.power_cap_w is not None and not (self.idle_w < self.power_cap_w <= self.tdp_w):
             raise ValueError(
                 f"power_cap_w={self.power_cap_w:g} must be above idle ({self.idle_w:g} W) "
@@ -108,17 +176,17 @@ class ScaleUp(Spec):
 
     id: str
     name: str
-    gpus_per_domain: PositiveInt
-    gpus_per_server: PositiveInt
-    servers_per_rack: PositiveInt
-    bw_gbs: PositiveFloat = Field(description="NVLink bandwidth per GPU per direction")
-    latency_us: PositiveFloat
-    nvswitch_chips: int = Field(ge=0, description="NVSwitch ASICs per domain")
-    nvswitch_w: float = Field(ge=0, description="power per NVSwitch ASIC (or tray share)")
-    server_overhead_w: PositiveFloat = Field(
-        description="server power besides GPUs: CPUs, memory, NICs, fans, PSU losses"
+    gpus_per_domain: Int = Field(ge=1, le=MAX_DOMAIN_GPUS)
+    gpus_per_server: Int = Field(ge=1, le=MAX_DOMAIN_GPUS)
+    servers_per_rack: Int = Field(ge=1, le=1_024, description="limited by rack_limit_kw (checked with the GPU)")
+    bw_gbs: Real = Field(ge=1.0, le=100_000.0, description="NVLink bandwidth per GPU per direction")
+    latency_us: Real = Field(ge=0.01, le=1_000.0)
+    nvswitch_chips: Int = Field(ge=0, le=1_024, description="NVSwitch ASICs per domain")
+    nvswitch_w: Real = Field(ge=0, le=10_000.0, description="power per NVSwitch ASIC (or tray share)")
+    server_overhead_w: Real = Field(
+        ge=1.0, le=100_000.0, description="server power besides GPUs: CPUs, memory, NICs, fans, PSU losses"
     )
-    rack_limit_kw: PositiveFloat = Field(description="rack power/cooling limit")
+    rack_limit_kw: Real = Field(ge=1.0, le=MAX_RACK_KW, description="rack power/cooling limit")
     gpus: list[str] = Field(description="GPU ids this platform carries")
 
     @model_validator(mode="after")
@@ -138,13 +206,13 @@ class Fabric(Spec):
     id: str
     name: str
     kind: Literal["infiniband", "ethernet"]
-    port_gbps: PositiveFloat = Field(description="NIC/switch port speed")
-    switch_radix: PositiveInt = Field(description="switch ports at port_gbps")
-    hop_latency_ns: PositiveFloat
-    nic_latency_us: PositiveFloat
-    switch_w: PositiveFloat
-    optic_w: PositiveFloat = Field(description="power of one transceiver at port speed")
-    nic_w: PositiveFloat
+    port_gbps: Real = Field(ge=1.0, le=MAX_PORT_GBPS, description="NIC/switch port speed")
+    switch_radix: Int = Field(ge=2, le=2_048, description="switch ports at port_gbps (catalog: 40-144)")
+    hop_latency_ns: Real = Field(ge=1.0, le=1_000_000.0)
+    nic_latency_us: Real = Field(ge=0.01, le=10_000.0)
+    switch_w: Real = Field(ge=1.0, le=100_000.0)
+    optic_w: Real = Field(ge=0.01, le=1_000.0, description="power of one transceiver at port speed")
+    nic_w: Real = Field(ge=0.1, le=10_000.0)
     adaptive_routing: bool = False
     sharp: bool = False
 
@@ -153,16 +221,18 @@ class Cluster(Spec):
     id: str
     name: str
     gpu: Gpu
-    num_gpus: PositiveInt
+    num_gpus: Int = Field(ge=1, le=MAX_GPUS)
     scale_up: ScaleUp
     fabric: Fabric
-    nics_per_gpu: PositiveInt = 1
-    nic_gbps: PositiveFloat | None = Field(default=None, description="defaults to the fabric's port speed")
-    tiers: PositiveInt | None = Field(default=None, description="None: the fewest that fit")
-    oversubscription: float = Field(default=1.0, ge=1.0, description="top-tier oversubscription ratio")
+    nics_per_gpu: Int = Field(default=1, ge=1, le=MAX_NICS_PER_GPU)
+    nic_gbps: Real | None = Field(default=None, ge=1.0, le=MAX_PORT_GBPS,
+                                  description="defaults to the fabric's port speed")
+    tiers: Int | None = Field(default=None, ge=1, le=MAX_TIERS, description="None: the fewest that fit")
+    oversubscription: Real = Field(default=1.0, ge=1.0, le=64.0, description="top-tier oversubscription ratio")
     rail_optimized: bool = True
-    pod_gpus: PositiveInt | None = None
-    storage_tbps: PositiveFloat = Field(description="checkpoint storage bandwidth, TB/s")
+    pod_gpus: Int | None = Field(default=None, ge=1, le=MAX_GPUS)
+    storage_tbps: Real = Field(ge=MIN_STORAGE_TBPS, le=MAX_STORAGE_TBPS,
+                               description="checkpoint storage bandwidth, TB/s")
     cooling: Cooling
     site: str | None = None
     owner: str | None = None
@@ -182,6 +252,13 @@ class Cluster(Spec):
         if self.num_gpus >= su.gpus_per_domain and self.num_gpus % su.gpus_per_domain:
             raise ValueError(
                 f"num_gpus={self.num_gpus} is not a whole number of {su.gpus_per_domain}-GPU NVLink domains"
+            )
+        rack_kw = su.servers_per_rack * (su.gpus_per_server * self.gpu.board_power_w + su.server_overhead_w) / 1e3
+        if rack_kw > su.rack_limit_kw * (1.0 + 1e-9):
+            fit = int(su.rack_limit_kw * 1e3 // (su.gpus_per_server * self.gpu.board_power_w + su.server_overhead_w))
+            raise ValueError(
+                f"scale_up.servers_per_rack={su.servers_per_rack} draws {rack_kw:,.0f} kW per rack, over the "
+                f"rack limit of {su.rack_limit_kw:g} kW (at most {max(fit, 1)} servers fit)"
             )
         return self
 
@@ -209,13 +286,13 @@ class Cluster(Spec):
 
 class GenerationUnit(Spec):
     kind: Literal["gas-turbine", "reciprocating-engine", "fuel-cell", "diesel"]
-    count: int = Field(ge=0)
-    mw_each: PositiveFloat
-    ramp_mw_per_min: PositiveFloat = Field(description="ramp rate of one unit")
-    min_load_frac: float = Field(ge=0, le=1)
-    heat_rate_btu_per_kwh: PositiveFloat
-    co2_kg_per_mmbtu: PositiveFloat
-    fuel_usd_per_mmbtu: PositiveFloat
+    count: Int = Field(ge=0, le=10_000)
+    mw_each: Real = Field(ge=0.01, le=5_000.0)
+    ramp_mw_per_min: Real = Field(ge=0.001, le=10_000.0, description="ramp rate of one unit")
+    min_load_frac: Real = Field(ge=0, le=1)
+    heat_rate_btu_per_kwh: Real = Field(ge=3_412.0, le=100_000.0, description="3,412 Btu/kWh is 100% efficiency")
+    co2_kg_per_mmbtu: Real = Field(ge=0.001, le=1_000.0)
+    fuel_usd_per_mmbtu: Real = Field(ge=0.001, le=MAX_ENERGY_PRICE)
 
     @property
     def mw(self) -> float:
@@ -223,9 +300,9 @@ class GenerationUnit(Spec):
 
 
 class Battery(Spec):
-    mw: float = Field(ge=0, description="power; 0 means no battery")
-    mwh: float = Field(ge=0, description="energy; 0 means no battery")
-    round_trip_eff: float = Field(gt=0, le=1)
+    mw: Real = Field(ge=0, le=MAX_SITE_MW, description="power; 0 means no battery")
+    mwh: Real = Field(ge=0, le=100 * MAX_SITE_MW, description="energy; 0 means no battery")
+    round_trip_eff: Real = Field(gt=0, le=1)
 
 
 class Buildings(Spec):
@@ -257,11 +334,11 @@ class Site(Spec):
     id: str
     name: str
     location: str
-    grid_mw: float = Field(ge=0)
-    generation: list[GenerationUnit] = Field(default_factory=list)
+    grid_mw: Real = Field(ge=0, le=MAX_SITE_MW)
+    generation: list[GenerationUnit] = Field(default_factory=list, max_length=64)
     battery: Battery | None = None
-    pue: float = Field(ge=1.0, le=3.0)
-    electricity_usd_per_mwh: PositiveFloat
+    pue: Real = Field(ge=1.0, le=3.0)
+    electricity_usd_per_mwh: Real = Field(ge=0.01, le=MAX_ENERGY_PRICE)
     building: str | None = None
     buildings: Buildings | None = Field(default=None, description="halls: floor, racks, cooling; None: not modelled")
 
@@ -282,13 +359,13 @@ class Site(Spec):
 
 
 class Moe(Spec):
-    experts: PositiveInt
-    top_k: PositiveInt
-    shared_experts: int = Field(default=0, ge=0)
-    expert_ffn: PositiveInt
-    dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense MLP")
-    dense_ffn: PositiveInt | None = Field(default=None, description="ffn of dense layers; default: model ffn")
-    layer_freq: PositiveInt = Field(default=1, description="every k-th layer (after dense ones) is MoE")
+    experts: Int = Field(ge=1, le=MAX_EXPERTS)
+    top_k: Int = Field(ge=1, le=MAX_TOP_K)
+    shared_experts: Int = Field(default=0, ge=0, le=MAX_TOP_K)
+    expert_ffn: Int = Field(ge=1, le=MAX_WIDTH)
+    dense_layers: Int = Field(default=0, ge=0, le=MAX_LAYERS, description="leading layers with a dense MLP")
+    dense_ffn: Int | None = Field(default=None, ge=1, le=MAX_WIDTH, description="ffn of dense layers; default: model ffn")
+    layer_freq: Int = Field(default=1, ge=1, le=MAX_LAYERS, description="every k-th layer (after dense ones) is MoE")
 
     @model_validator(mode="after")
     def _check(self) -> Moe:
@@ -300,35 +377,36 @@ class Moe(Spec):
 class Mla(Spec):
     """DeepSeek multi-head latent attention dimensions."""
 
-    q_lora_rank: PositiveInt | None = None
-    kv_lora_rank: PositiveInt
-    qk_nope_head_dim: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
+    q_lora_rank: Int | None = Field(default=None, ge=1, le=MAX_WIDTH)
+    kv_lora_rank: Int = Field(ge=1, le=MAX_WIDTH)
+    qk_nope_head_dim: Int = Field(ge=1, le=MAX_HEAD_DIM)
+    qk_rope_head_dim: Int = Field(ge=1, le=MAX_HEAD_DIM)
+    v_head_dim: Int = Field(ge=1, le=MAX_HEAD_DIM)
 
 
 class Model(Spec):
     id: str
     name: str
-    layers: PositiveInt
-    hidden: PositiveInt
-    heads: PositiveInt
-    kv_heads: PositiveInt
-    head_dim: PositiveInt
-    ffn: PositiveInt = Field(description="dense MLP intermediate size (gated size for SwiGLU)")
+    layers: Int = Field(ge=1, le=MAX_LAYERS)
+    hidden: Int = Field(ge=1, le=MAX_WIDTH)
+    heads: Int = Field(ge=1, le=MAX_HEADS)
+    kv_heads: Int = Field(ge=1, le=MAX_HEADS)
+    head_dim: Int = Field(ge=1, le=MAX_HEAD_DIM)
+    ffn: Int = Field(ge=1, le=MAX_WIDTH, description="dense MLP intermediate size (gated size for SwiGLU)")
     mlp: Literal["gated", "plain"]
     activation: Literal["gelu", "swiglu", "geglu", "squared-relu", "relu"]
-    vocab: PositiveInt
+    vocab: Int = Field(ge=1, le=MAX_VOCAB)
     tied_embeddings: bool = False
-    max_seq: PositiveInt
+    max_seq: Int = Field(ge=1, le=MAX_SEQ)
     moe: Moe | None = None
     mla: Mla | None = None
-    rope_base: PositiveFloat | None = Field(default=None, description="RoPE base (theta); None: learned "
-                                            "positions (GPT-style) or not published")
-    rope_scaling: PositiveFloat | None = Field(default=None, description="Llama 3.1 RoPE frequency scaling factor")
-    norm_eps: PositiveFloat | None = Field(default=None, description="normalization epsilon")
-    params_b: PositiveFloat = Field(description="total parameters as published, billions")
-    active_params_b: PositiveFloat | None = None
+    rope_base: Real | None = Field(default=None, ge=1.0, le=1e10, description="RoPE base (theta); None: learned "
+                                   "positions (GPT-style) or not published")
+    rope_scaling: Real | None = Field(default=None, gt=0, le=1_000.0,
+                                      description="Llama 3.1 RoPE frequency scaling factor")
+    norm_eps: Real | None = Field(default=None, gt=0, le=1.0, description="normalization epsilon")
+    params_b: Real = Field(ge=1e-6, le=MAX_PARAMS_B, description="total parameters as published, billions")
+    active_params_b: Real | None = Field(default=None, ge=1e-6, le=MAX_PARAMS_B)
     estimate: bool = False
 
     @model_validator(mode="after")
@@ -342,9 +420,9 @@ class Model(Spec):
 
 class Job(Spec):
     model: Model
-    tokens: PositiveFloat = Field(description="training tokens")
-    seq_len: PositiveInt
-    global_batch: PositiveInt = Field(description="sequences per optimizer step")
+    tokens: Real = Field(ge=MIN_TOKENS, le=MAX_TOKENS, description="training tokens")
+    seq_len: Int = Field(ge=1, le=MAX_SEQ)
+    global_batch: Int = Field(ge=1, le=MAX_GLOBAL_BATCH, description="sequences per optimizer step")
     precision: Precision = "bf16"
     framework: Framework = Field(default="megatron", description="training stack: megatron (Megatron-LM / "
                                  "Megatron-Core with Transformer Engine), nemo, torchtitan, other (FlashAttention-2, eager)")
@@ -353,8 +431,8 @@ class Job(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> Job:
-        if self.seq_len > 4 * 1024 * 1024:
-            raise ValueError(f"seq_len={self.seq_len} is beyond any trained context (max 4,194,304)")
+        if self.seq_len > MAX_SEQ:
+            raise ValueError(f"seq_len={self.seq_len} is beyond any trained context (max {MAX_SEQ:,})")
         return self
 
     @property
@@ -369,20 +447,20 @@ class Job(Spec):
 class Plan(Spec):
     """A parallel layout of a job. Megatron conventions: tp*pp*cp*dp = GPUs, ep divides dp*cp."""
 
-    tp: PositiveInt = 1
-    pp: PositiveInt = 1
-    vpp: PositiveInt = 1
-    cp: PositiveInt = 1
-    ep: PositiveInt = 1
-    dp: PositiveInt = 1
-    mbs: PositiveInt = 1
+    tp: Int = Field(default=1, ge=1, le=MAX_PARALLEL)
+    pp: Int = Field(default=1, ge=1, le=MAX_PARALLEL)
+    vpp: Int = Field(default=1, ge=1, le=MAX_VPP)
+    cp: Int = Field(default=1, ge=1, le=MAX_PARALLEL)
+    ep: Int = Field(default=1, ge=1, le=MAX_PARALLEL)
+    dp: Int = Field(default=1, ge=1, le=MAX_GPUS)
+    mbs: Int = Field(default=1, ge=1, le=MAX_GLOBAL_BATCH)
     recompute: Recompute = "none"
     zero: Literal[0, 1, 2, 3] = Field(default=1, description="0 DDP, 1 distributed optimizer, 2, 3 FSDP")
     sequence_parallel: bool = True
     tp_comm_overlap: bool = False
     ep_comm_overlap: bool = Field(default=False, description="hide the MoE all-to-all behind another micro-batch's "
                                   "compute (Megatron --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe)")
-    etp: PositiveInt = Field(default=1, description="expert tensor parallel size (Megatron "
+    etp: Int = Field(default=1, ge=1, le=MAX_PARALLEL, description="expert tensor parallel size (Megatron "
                              "--expert-tensor-parallel-size); experts are split over etp x ep GPUs")
     schedule: Schedule = Field(default="1f1b", description="pipeline schedule; vpp > 1 means interleaved")
     cp_comm_type: CpCommType = Field(default="p2p", description="context-parallel exchange (Megatron --cp-comm-type)")
@@ -413,13 +491,15 @@ class Policies(Spec):
     """Operating choices for a run: reliability, checkpoints, seeds."""
 
     reliability_profile: str = "llama3-405b"
-    checkpoint_interval_min: PositiveFloat | None = Field(default=None, description="None: optimal")
+    checkpoint_interval_min: Real | None = Field(default=None, ge=MIN_INTERVAL_MIN, le=MAX_INTERVAL_MIN,
+                                                 description="None: optimal")
     async_checkpoint: bool = True
     hot_spares: bool = True
-    restart_min: PositiveFloat | None = Field(default=None, description="None: the profile's")
+    restart_min: Real | None = Field(default=None, ge=1.0 / 60.0, le=MAX_RESTART_MIN,
+                                     description="None: the profile's")
     burn_in: bool = Field(default=False, description="new cluster: early-life hardware failure excess")
-    trials: PositiveInt = 200
-    seed: int = 0
+    trials: Int = Field(default=200, ge=1, le=MAX_TRIALS)
+    seed: Int = Field(default=0, ge=0, le=MAX_SEED)
     build_profile: str = "colossus-fast"
     power_smoothing: bool = False
 

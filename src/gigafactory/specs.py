@@ -84,7 +84,8 @@ MAX_SITE_MW = 100_000.0
 #: unit prices, USD
 MAX_GPU_PRICE_USD = 10_000_000.0
 MAX_ENERGY_PRICE = 100_000.0  # $/MWh or $/MMBtu
-MAX_NAME = 200
+#: failure-free compute of one run, days: today's largest runs take ~100 days; ten years is no plan
+MAX_RUN_DAYS = 3_650.0
 
 Precision = Literal["bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4"]
 PRECISIONS: tuple[str, ...] = ("bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4")

@@ -36,7 +36,7 @@ from .fleet.power import Interruptions, PowerReport, power
 from .perf.planner import PlanSearch
 from .perf.planner import plan as search_plans
 from .perf.step import StepResult, evaluate
-from .specs import Cluster, Job, Plan, Scenario
+from .specs import MAX_RUN_DAYS, Cluster, Job, Plan, Scenario
 
 #: the growing job is re-planned at 1/GROWTH_STEPS, 2/GROWTH_STEPS, ... of the cluster as racks arrive
 GROWTH_STEPS = 4
@@ -164,7 +164,13 @@ def plan_step(scen: Scenario) -> tuple[PlanSearch | None, StepResult]:
 
 
 def failure_free_days(scen: Scenario, step: StepResult) -> float:
-    return scen.job.steps * step.step_s / SECONDS_PER_DAY
+    """Failure-free compute days of the run; refused past MAX_RUN_DAYS (no loop downstream runs for ever)."""
+    days = scen.job.steps * step.step_s / SECONDS_PER_DAY
+    if not days <= MAX_RUN_DAYS:
+        raise SpecError("job.tokens", f"{scen.job.tokens:.3g} tokens take {days:,.4g} days of failure-free compute "
+                        f"on this cluster, over the {MAX_RUN_DAYS:,g} days the twin models; train fewer tokens or "
+                        "use more GPUs")
+    return days
 
 
 def reliability(scen: Scenario, step: StepResult, *, detail: bool = True) -> GoodputResult:

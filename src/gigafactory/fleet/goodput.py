@@ -15,13 +15,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import SpecError
-from ..specs import Cluster, Model, Policies, Scenario
+from ..specs import MAX_RUN_DAYS, Cluster, Model, Policies, Scenario
 from .checkpoint import CheckpointCost, checkpoint_cost, daly_interval, young_interval
-from .montecarlo import LOSS_KINDS, SimInputs, SimResult, run_trials
+from .montecarlo import LOSS_KINDS, MAX_EVENT_DRAWS, SimInputs, SimResult, check_bounded, run_trials
 from .reliability import FailureModel, burn_in, failure_model
 
 SEARCH_FACTORS = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)
 SEARCH_TRIALS = 200
+#: bound on one whole goodput analysis (main run, optimum search, what-ifs): 4x one simulation's
+MAX_ANALYSIS_DRAWS = 4 * MAX_EVENT_DRAWS
 
 
 @dataclass(frozen=True)
@@ -158,8 +160,9 @@ class _Setup:
 
 def _setup(cluster: Cluster, model: Model, days: float, pol: Policies, gpus: int | None,
            step_s: float | None, checkpoint_bytes: float | None) -> _Setup:
-    if not days or days <= 0:
-        raise SpecError("days", f"must be a positive number of failure-free compute days, got {days!r}")
+    if not (isinstance(days, int | float) and 0 < days <= MAX_RUN_DAYS):
+        raise SpecError("days", f"must be failure-free compute days from above 0 to {MAX_RUN_DAYS:,g} "
+                                f"(got {days:.4g})" if isinstance(days, int | float) else f"must be a number (got {days!r})")
     fm = failure_model(cluster, pol.reliability_profile, gpus)
     ck = checkpoint_cost(model, cluster, fm.gpus, fm.recovery.checkpoint_read_factor, checkpoint_bytes)
     restart_min = pol.restart_min if pol.restart_min is not None else fm.recovery.restart_min
@@ -258,6 +261,8 @@ def goodput(
     st = _setup(cluster, model, float(days), pol, gpus, step_s, checkpoint_bytes)
     tau = _interval(st, pol)
     trials, seed = pol.trials, pol.seed
+    runs = 1.0 + (len(SEARCH_FACTORS) * min(trials, SEARCH_TRIALS) / trials if optimize else 0.0) + (5.0 if whatifs else 0.0)
+    check_bounded(st.inputs(tau), trials, runs, MAX_ANALYSIS_DRAWS)
     res = st.run(tau, trials, seed)
     young, daly = st.young_daly()
     opt = simulated_optimum(st, seed, min(trials, SEARCH_TRIALS)) if optimize else None

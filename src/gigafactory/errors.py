@@ -9,6 +9,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: longest problem text an error line carries (inputs are quoted as short excerpts)
+MAX_PROBLEM = 400
+
 
 class GigafactoryError(Exception):
     """Base class: the message is one line meant for the user."""
@@ -31,9 +34,11 @@ class SpecError(GigafactoryError, ValueError):
         super().__init__(self.line())
 
     def line(self) -> str:
-        msg = f"{self.field}: {self.problem}" if self.field else self.problem
+        problem = self.problem if len(self.problem) <= MAX_PROBLEM else self.problem[: MAX_PROBLEM - 3] + "..."
+        field = self.field if len(self.field) <= 120 else self.field[:117] + "..."
+        msg = f"{field}: {problem}" if field else problem
         if self.allowed:
-            shown = self.allowed if len(self.allowed) <= 24 else self.allowed[:24] + ["..."]
+            shown = [str(a)[:60] for a in self.allowed[:24]] + (["..."] if len(self.allowed) > 24 else [])
             msg += f" (allowed: {', '.join(shown)})"
         if self.suggestion:
             msg += f"; did you mean {self.suggestion!r}?"
@@ -59,6 +64,17 @@ class InfeasiblePlan(GigafactoryError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"infeasible plan: {reason}" + (f" ({detail})" if detail else ""))
+
+
+def excerpt(value: object, limit: int = 40) -> str:
+    """A short rendering of a user's input for an error line: never the whole of a huge value."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        digits = len(str(abs(value))) if abs(value) >= 10**15 else 0
+        return f"a {digits}-digit integer" if digits > 15 else f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:

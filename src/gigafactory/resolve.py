@@ -19,11 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import catalog, yamlio
-from .errors import GigafactoryError, SpecError, SpecErrors, closest, unknown
+from .errors import GigafactoryError, SpecError, SpecErrors, closest, excerpt, unknown
 from .specs import Capacity, Cluster, Fabric, Gpu, Job, Model, Plan, Policies, ScaleUp, Scenario, Site
 
 #: which field of which type refers to which catalog kind
@@ -67,7 +66,7 @@ def _expand(kind: str, value: Any, field: str) -> dict[str, Any]:
         elif isinstance(value, dict) and "use" in value:
             name = value["use"]
             if not isinstance(name, str):
-                raise SpecError(f"{field}.use", f"must be a catalog name, got {name!r}", catalog.ids(kind))
+                raise SpecError(f"{field}.use", f"must be a catalog name, got {excerpt(name)}", catalog.ids(kind))
             raw = catalog.entry(kind, name, f"{field}.use")
             over = {k: v for k, v in value.items() if k != "use"}
             for k in over:
@@ -84,11 +83,11 @@ def _expand(kind: str, value: Any, field: str) -> dict[str, Any]:
             raw = copy.deepcopy(value)
         else:
             raise SpecError(
-                field, f"expected a {catalog.KINDS[kind]} name or mapping, got {value!r}", catalog.ids(kind)
+                field, f"expected a {catalog.KINDS[kind]} name or mapping, got {excerpt(value)}", catalog.ids(kind)
             )
     else:
         if not isinstance(value, dict):
-            raise SpecError(field, f"expected a mapping, got {value!r}")
+            raise SpecError(field, f"expected a mapping, got {excerpt(value)}")
         raw = copy.deepcopy(value)
     for sub, subkind in REFS.get(kind, {}).items():
         if sub in raw and raw[sub] is not None:
@@ -125,7 +124,7 @@ def _convert(exc: ValidationError, prefix: str) -> SpecErrors | SpecError:
         if etype == "literal_error":
             allowed = [a.strip().strip("'") for a in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
             allowed = [a for a in allowed if a]
-            errs.append(SpecError(path, f"{inp!r} is not allowed", allowed, closest(str(inp), allowed)))
+            errs.append(SpecError(path, f"{excerpt(inp)} is not allowed", allowed, closest(str(inp)[:80], allowed)))
         elif etype == "extra_forbidden":
             errs.append(SpecError(path, "unknown field"))
         elif etype == "missing":
@@ -152,13 +151,6 @@ def _convert(exc: ValidationError, prefix: str) -> SpecErrors | SpecError:
 #: pydantic error types that mean "outside the field's range" (huge integers and floats included)
 RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "int_parsing_size",
                 "finite_number"}
-
-
-def excerpt(value: Any, limit: int = 40) -> str:
-    """A short repr of a user's input for an error line (never the whole of a huge value)."""
-    text = repr(value) if not isinstance(value, int | float) or isinstance(value, bool) else (
-        f"{value:.4g}" if isinstance(value, float) or abs(value) < 10**limit else f"a {len(str(abs(value)))}-digit integer")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def field_range(title: str, loc: tuple[Any, ...]) -> tuple[Any, Any, bool]:
@@ -296,14 +288,9 @@ def read_scenario_file(path: str | Path | None = None) -> dict[str, Any]:
         if builtin.is_file():
             return strip_sources(yamlio.load(builtin.read_text(encoding="utf-8")))
         names = builtin_scenarios()
-        raise SpecError("scenario", f"no such file or built-in scenario {str(path)!r}", names,
-                        closest(str(path), names))
-    try:
-        data = yamlio.load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError("scenario", f"{p.name} is not valid YAML{where}") from None
+        raise SpecError("scenario", f"no such file or built-in scenario {excerpt(str(path))}", names,
+                        closest(str(path)[:80], names))
+    data = yamlio.load_file(p, "scenario")
     if not isinstance(data, dict):
         raise SpecError("scenario", f"{p.name} must hold a YAML mapping")
     return strip_sources(data)

@@ -208,7 +208,8 @@ class Fabric(Spec):
     name: str
     kind: Literal["infiniband", "ethernet"]
     port_gbps: Real = Field(ge=1.0, le=MAX_PORT_GBPS, description="NIC/switch port speed")
-    switch_radix: Int = Field(ge=2, le=2_048, description="switch ports at port_gbps (catalog: 40-144)")
+    switch_radix: Int = Field(ge=4, le=2_048, description="switch ports at port_gbps (catalog: 40-144); "
+                              "a fat tree needs k/2 >= 2 to grow")
     hop_latency_ns: Real = Field(ge=1.0, le=1_000_000.0)
     nic_latency_us: Real = Field(ge=0.01, le=10_000.0)
     switch_w: Real = Field(ge=1.0, le=100_000.0)
@@ -309,12 +310,13 @@ class Battery(Spec):
 class Buildings(Spec):
     """The halls of a site: identical buildings, each with its floor, rack positions and cooling plant."""
 
-    count: PositiveInt = Field(description="buildings on the site")
-    floor_m2: PositiveFloat = Field(description="white space (data-hall floor) of one building, m^2")
-    rack_positions: PositiveInt = Field(description="rack positions one building is fitted out for")
-    cooling_mw: PositiveFloat = Field(description="IT heat the cooling plant of one building removes, MW")
-    feed_mw: PositiveFloat | None = Field(default=None, description="electrical feed of one building, facility MW")
-    start_days: list[float] | None = Field(
+    count: Int = Field(ge=1, le=1_000, description="buildings on the site")
+    floor_m2: Real = Field(ge=1.0, le=10_000_000.0, description="white space (data-hall floor) of one building, m^2")
+    rack_positions: Int = Field(ge=1, le=1_000_000, description="rack positions one building is fitted out for")
+    cooling_mw: Real = Field(ge=0.001, le=MAX_SITE_MW, description="IT heat the cooling plant of one building removes, MW")
+    feed_mw: Real | None = Field(default=None, ge=0.001, le=MAX_SITE_MW,
+                                 description="electrical feed of one building, facility MW")
+    start_days: list[Annotated[Real, Field(ge=0, le=MAX_RUN_DAYS)]] | None = Field(max_length=1_000,
         default=None, description="day each building's build starts, from the first (one schedule per "
         "building); None: all start on day 0")
 
@@ -517,8 +519,8 @@ class Capacity(Spec):
     mode: CapacityMode = "owned"
     provider: str | None = Field(default=None, description="the cloud renting the capacity")
     term: RentalTerm = Field(default="reserved", description="rental rate: reserved contract or on-demand")
-    ready_days: float = Field(default=0.0, ge=0, le=3650, description="days from contract signature to capacity ready")
-    contract_years: PositiveFloat | None = Field(default=None, le=30, description="contract length billed in full; "
+    ready_days: Real = Field(default=0.0, ge=0, le=3650, description="days from contract signature to capacity ready")
+    contract_years: Real | None = Field(default=None, gt=0, le=30, description="contract length billed in full; "
                                                  "None: only the hours of the run")
 
     @model_validator(mode="after")

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from .common import console, fmt, friendly, print_json
+
+#: most plans a table shows
+MAX_TOP = 100
+#: CLI option for each Job / Plan field these options set
+OPTION = {"seq_len": "--seq", "global_batch": "--gbs", "precision": "--precision"}
+
+
+def _option(validate: Any, model: Any, raw: dict[str, Any], flag: str) -> Any:
+    """Validate CLI options as their spec; errors name the option (--gbs), not the field."""
+    from ..errors import SpecError, SpecErrors
+
+    try:
+        return validate(model, raw, "")
+    except SpecError as exc:
+        name = flag or OPTION.get(exc.field, exc.field)
+        raise SpecError(name, exc.problem, exc.allowed, exc.suggestion) from None
+    except SpecErrors as exc:
+        first = exc.errors[0]
+        raise SpecError(flag or OPTION.get(first.field, first.field), first.problem, first.allowed,
+                        first.suggestion) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -44,12 +66,13 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Search every parallel plan (vectorised) and print the fastest that fit."""
-        from ..errors import SpecError, unknown
+        from ..errors import SpecError, excerpt, unknown
         from ..perf.emit import emit as emit_plan
         from ..perf.frameworks import capabilities, check_precision
         from ..perf.planner import plan
         from ..resolve import model as get_model
-        from ..specs import FRAMEWORKS, Job
+        from ..resolve import validate
+        from ..specs import FRAMEWORKS, MAX_GPUS, Job, Plan
 
         if from_megatron or from_torchtitan:
             if from_megatron and from_torchtitan:
@@ -65,6 +88,13 @@ def register(app: typer.Typer) -> None:
         for flag, v in (("--model", model), ("--gbs", gbs), ("--seq", seq)):
             if v is None:
                 raise SpecError(flag, "is required (or read a launch with --from-megatron / --from-torchtitan)")
+        if not 1 <= top <= MAX_TOP:
+            raise SpecError("--top", f"must be an integer from 1 to {MAX_TOP} (got {excerpt(top)})")
+        if gpus is not None and not 1 <= gpus <= MAX_GPUS:
+            raise SpecError("--gpus", f"must be an integer from 1 to {MAX_GPUS:,} (got {excerpt(gpus)})")
+        for flag, value in (("--tp", tp), ("--pp", pp), ("--cp", cp), ("--ep", ep), ("--etp", etp)):
+            if value is not None:
+                _option(validate, Plan, {flag[2:]: value}, flag)
         framework = framework or (emit if emit in ("megatron", "torchtitan") else "megatron")
         if framework not in FRAMEWORKS:
             raise unknown("--framework", "framework", framework, FRAMEWORKS)
@@ -76,8 +106,8 @@ def register(app: typer.Typer) -> None:
         if etp and etp > 1 and not cap.expert_tp:
             raise SpecError("--etp", f"{framework} has no expert tensor parallelism", ["1"])
         cl = _cluster(cluster, gpu, gpus)
-        job = Job(model=get_model(model), tokens=1e12, seq_len=seq, global_batch=gbs, precision=precision,
-                  framework=framework)
+        job = _option(validate, Job, {"model": get_model(model), "tokens": 1e12, "seq_len": seq,
+                                      "global_batch": gbs, "precision": precision, "framework": framework}, "")
         cl.gpu.peak(precision)  # clear error for unsupported precisions
         check_precision(job)
         con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute, etp=etp, schedule=schedule,

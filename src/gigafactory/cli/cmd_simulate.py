@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .common import console, err_console, fmt, friendly, parse_sets, print_json
+from .common import console, err_console, fmt, friendly, parse_sets, print_json, writable_path
 
 HEADLINE_ROWS: list[tuple[str, str, str]] = [
     # (key, label, unit)
@@ -104,6 +104,7 @@ def register(app: typer.Typer) -> None:
         from ..resolve import load_scenario
         from ..twin import simulate
 
+        writable_path(report, "--report")
         scen = load_scenario(scenario, parse_sets(set_))
         if json_out:
             res = simulate(scen, seed=seed)

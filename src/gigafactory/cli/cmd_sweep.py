@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .common import console, err_console, fmt, friendly, print_json
+from .common import console, err_console, fmt, friendly, print_json, writable_path
 
 FRONTIER_SHOWN = 15
 
@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         from ..sweep.report import write_sweep_report
         from ..sweep.store import ResultStore
 
+        writable_path(report, "--report")
         s = load_spec(spec, {"samples": samples} if samples else None)
         if json_out:
             res = run_sweep(s, out, backend=backend, address=address, workers=workers, chunk_size=chunk_size,

@@ -5,7 +5,32 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from ..errors import SpecError, excerpt
 from .common import console, friendly, print_json
+
+#: the largest measurement CSV read (shared/groundtruth/train.csv is ~100 kB)
+MAX_CSV_BYTES = 20_000_000
+
+
+def check_text_file(path: str, flag: str) -> None:
+    """A readable UTF-8 text file of sane size, or one clear line."""
+    import os
+
+    if not os.path.isfile(path):
+        raise SpecError(flag, f"no such file {excerpt(path)}")
+    if os.path.getsize(path) > MAX_CSV_BYTES:
+        raise SpecError(flag, f"{excerpt(path)} is over {MAX_CSV_BYTES:,} bytes")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise SpecError(flag, f"cannot read {excerpt(path)}: {exc.strerror}") from None
+    if b"\x00" in data:
+        raise SpecError(flag, f"{excerpt(path)} is a binary file, not CSV text")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(flag, f"{excerpt(path)} is not UTF-8 text (byte {exc.start:,})") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +43,11 @@ def register(app: typer.Typer) -> None:
         """Predict each row's measured metric for its own configuration and report the errors."""
         from ..perf.validate import validate
 
+        check_text_file(data, "--data")
         res = validate(data)
+        if not res["n"] and (res["skipped"] == [] or not as_json):  # JSON still lists why rows were skipped
+            why = f"; {len(res['skipped'])} skipped, first: {res['skipped'][0]['reason']}" if res["skipped"] else ""
+            raise SpecError("--data", f"{excerpt(data)} has no row that can be predicted{why}")
         if as_json:
             print_json({
                 "n": res["n"], "mape_pct": res["mape_pct"],

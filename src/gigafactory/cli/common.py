@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from .. import yamlio
-from ..errors import GigafactoryError, SpecError
+from ..errors import GigafactoryError, SpecError, excerpt
 
 console = Console()
 err_console = Console(stderr=True)
@@ -63,14 +63,31 @@ def fmt(x: float, digits: int = 3) -> str:
     return f"{x:,.{max(0, digits - len(str(int(ax))))}f}" if ax >= 1 else f"{x:.{digits}g}"
 
 
+def writable_path(path: Any, flag: str) -> None:
+    """Refuse, before any work, an output file whose folder does not exist or cannot be written."""
+    import os
+    from pathlib import Path
+
+    if path is None:
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise SpecError(flag, f"{excerpt(str(p))} is a folder; give a file name")
+    if not parent.is_dir():
+        raise SpecError(flag, f"folder {excerpt(str(parent))} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise SpecError(flag, f"folder {excerpt(str(parent))} is not writable")
+
+
 def parse_sets(items: list[str]) -> dict[str, Any]:
     """Parse ``--set path=value`` options (values parsed as YAML scalars: 5e4 is a number)."""
     out: dict[str, Any] = {}
     for it in items:
         if "=" not in it:
-            raise SpecError("--set", f"expected path=value, got {it!r}")
+            raise SpecError("--set", f"expected path=value, got {excerpt(it)}")
         k, v = it.split("=", 1)
-        out[k.strip()] = yamlio.load(v)
+        out[k.strip()] = yamlio.load(v, f"--set {excerpt(k.strip())}")
     return out
 
 

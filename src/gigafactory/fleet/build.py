@@ -27,6 +27,11 @@ from ..specs import Cluster, Scenario
 
 DEFAULT_PROFILE = "colossus-fast"
 DEFAULT_TRIALS = 2000
+#: bounds of the bring-up Monte Carlo: trials x days arrays stay under ~2e8 floats
+MAX_BUILD_TRIALS = 20_000
+MAX_BUILD_DAYS = 10_000
+#: rack delivery rate, racks a day: Colossus-class builds deliver tens a day (catalog build.yaml)
+MIN_RACKS_PER_DAY, MAX_RACKS_PER_DAY = 0.01, 100_000.0
 _QUANTILES = (0.1, 0.5, 0.9)
 
 
@@ -227,8 +232,11 @@ def bringup(
     prof = profile if isinstance(profile, Profile) else get_profile(profile or pid)
     if trials < 1:
         raise SpecError("trials", f"must be at least 1, got {trials}")
-    if racks_per_day is not None and racks_per_day <= 0:
-        raise SpecError("racks_per_day", f"must be positive, got {racks_per_day:g}")
+    if racks_per_day is not None and not (MIN_RACKS_PER_DAY <= racks_per_day <= MAX_RACKS_PER_DAY):
+        raise SpecError("racks_per_day", f"must be a finite number from {MIN_RACKS_PER_DAY:g} to "
+                                         f"{MAX_RACKS_PER_DAY:g} racks a day (got {racks_per_day:.4g})")
+    if trials > MAX_BUILD_TRIALS:
+        raise SpecError("trials", f"must be at most {MAX_BUILD_TRIALS:,} (got {trials:,})")
     rng = np.random.default_rng(seed)
 
     # phases: start when all predecessors end (finish-to-start)
@@ -253,7 +261,11 @@ def bringup(
     training = first_rack + np.maximum(integ, burn + threshold / rate)
     full = np.maximum(all_online, training)
 
-    horizon = int(np.ceil(np.quantile(full, 0.99))) + 1
+    last = float(np.quantile(full, 0.99))
+    if not last <= MAX_BUILD_DAYS:  # bounds the day axis (trials x days arrays) before it is built
+        raise SpecError("cluster.num_gpus", f"{racks:,} racks take ~{last:,.4g} days to bring up (p99), over the "
+                                            f"{MAX_BUILD_DAYS:,} days the bring-up model spans; build a smaller cluster")
+    horizon = int(np.ceil(last)) + 1
     days = np.arange(horizon + 1, dtype=float)
     online = np.clip(np.floor((days[None, :] - (first_rack + burn)[:, None]) * rate[:, None]), 0, racks)
     # p90 of the *schedule* is the slow case: fewer racks online, the 10th percentile of the count

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .. import catalog
-from ..errors import SpecError, closest
+from ..errors import SpecError, closest, excerpt
 from ..specs import Scenario
 
 #: dotted-path fields that name a catalog entry (value: catalog kind)
@@ -55,18 +55,18 @@ def check_value(where: str, path: str, value: Any) -> None:
         name = value.get("use") if isinstance(value, dict) else value
         if isinstance(name, str):
             if kind and name not in catalog.ids(kind):
-                raise SpecError(where, f"unknown {catalog.KINDS[kind]} {name!r}", catalog.ids(kind),
+                raise SpecError(where, f"unknown {catalog.KINDS[kind]} {excerpt(name)}", catalog.ids(kind),
                                 closest(name, catalog.ids(kind)))
             return
         if isinstance(value, dict):
             return  # an inline definition: validated when the point runs
-        raise SpecError(where, f"expected a {catalog.KINDS[kind]} name, got {value!r}" if kind else f"got {value!r}")
+        raise SpecError(where, f"expected a {catalog.KINDS[kind]} name, got {excerpt(value)}" if kind else f"got {excerpt(value)}")
     if isinstance(value, dict) and (not isinstance(ann, type) or issubclass(ann, BaseModel)):
         return
     try:
         TypeAdapter(ann).validate_python(value)
     except ValidationError as exc:
         msg = exc.errors(include_url=False)[0]["msg"].lower()
-        raise SpecError(where, f"value {value!r}: {msg}") from None
+        raise SpecError(where, f"value {excerpt(value)}: {msg}") from None
     except Exception:  # noqa: BLE001 - an annotation pydantic cannot adapt: checked when the point runs
         return

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from .. import yamlio
 from ..errors import SpecError, closest
@@ -181,11 +180,7 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> Swee
     p = Path(path)
     if not p.is_file():
         raise SpecError("spec", f"no such sweep spec file {str(path)!r}")
-    try:
-        doc = yamlio.load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError("spec", f"{p.name} is not valid YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
+    doc = yamlio.load_file(p, "spec")
     if not isinstance(doc, dict):
         raise SpecError("spec", f"{p.name} must hold a YAML mapping")
     doc = {**doc, **(overrides or {})}

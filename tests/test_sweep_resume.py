@@ -39,6 +39,16 @@ def die_once_point(raw: dict[str, Any]) -> dict[str, Any]:
     return spec_point(raw)
 
 
+def install_plugins(tmp: Path) -> Path:
+    """Register this module's evaluators as a plug-in package would (entry points), on purpose."""
+    info = tmp / "plugins" / "gigafactory_test_evaluators-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gigafactory-test-evaluators\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[gigafactory.evaluators]\nslow = test_sweep_resume:slow_point\n"
+                                           "die-once = test_sweep_resume:die_once_point\n")
+    return info.parent
+
+
 def write_spec(tmp: Path, evaluator: str) -> Path:
     doc = {"name": "resume", "evaluator": evaluator, "objectives": ["ideal_days", "gpu_capex_usd", "facility_mw"],
            "axes": {"cluster.num_gpus": NUM_GPUS, "cluster.gpu.power_cap_w": CAPS}}
@@ -51,8 +61,9 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "gigafactory.cli.main", *args]
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+def env(tmp: Path) -> dict[str, str]:
+    paths = [str(TESTS), str(install_plugins(tmp)), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def wait_for_parts(out: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -77,9 +88,9 @@ def check_complete(out: Path) -> None:
 
 
 def test_sigkill_of_the_whole_sweep_then_resume(tmp_path: Path) -> None:
-    spec, out = write_spec(tmp_path, "test_sweep_resume:slow_point"), tmp_path / "r"
+    spec, out = write_spec(tmp_path, "slow"), tmp_path / "r"
     args = cli("sweep", str(spec), "-o", str(out), "--json", "-j", "2", "--chunk-size", "4")
-    proc = subprocess.Popen(args, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(args, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         wait_for_parts(out, 2, proc)
     finally:
@@ -87,7 +98,7 @@ def test_sigkill_of_the_whole_sweep_then_resume(tmp_path: Path) -> None:
         proc.wait()
     done = len(query("SELECT point_id FROM results", out))
     assert 8 <= done < 60
-    r = subprocess.run(args, env=env(), capture_output=True, text=True, timeout=120)
+    r = subprocess.run(args, env=env(tmp_path), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["already_done"] == done and summary["evaluated"] == 60 - done and summary["complete"]
@@ -95,11 +106,11 @@ def test_sigkill_of_the_whole_sweep_then_resume(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_keeps_finished_chunks_and_says_how_to_resume(tmp_path: Path) -> None:
-    spec, out = write_spec(tmp_path, "test_sweep_resume:slow_point"), tmp_path / "r"
+    spec, out = write_spec(tmp_path, "slow"), tmp_path / "r"
     args = cli("sweep", str(spec), "-o", str(out), "-j", "2", "--chunk-size", "4")
     # a shell without job control starts background jobs with SIGINT ignored, and the child would inherit
     # that (CI runners may): restore the default so the sweep sees the Ctrl-C this test sends
-    proc = subprocess.Popen(args, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(args, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_parts(out, 1, proc)
     proc.send_signal(signal.SIGINT)
@@ -107,16 +118,16 @@ def test_ctrl_c_keeps_finished_chunks_and_says_how_to_resume(tmp_path: Path) -> 
     assert proc.returncode == 130, err
     assert "re-run the same command to resume" in err
     assert "Traceback" not in err
-    r = subprocess.run([*args, "--json"], env=env(), capture_output=True, text=True, timeout=120)
+    r = subprocess.run([*args, "--json"], env=env(tmp_path), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     check_complete(out)
 
 
 def test_a_killed_worker_is_replaced_and_no_point_is_lost(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path, "test_sweep_resume:die_once_point")
+    spec = write_spec(tmp_path, "spec")
     doc = yaml.safe_load(spec.read_text())
     doc["set"] = {"description": str(tmp_path / "died")}
-    res = run_sweep(doc, tmp_path / "r", workers=2, chunk_size=4)
+    res = run_sweep(doc, tmp_path / "r", workers=2, chunk_size=4, evaluator=die_once_point)  # a function, from code
     assert (tmp_path / "died").read_text() == "died"
     assert res.complete and res.evaluated == 60
     check_complete(tmp_path / "r")

@@ -113,5 +113,5 @@ def test_unknown_backend_and_missing_ray(tmp_path: Path, monkeypatch: pytest.Mon
 def test_twin_evaluator_rejects_nothing_silently() -> None:
     from gigafactory.sweep.evaluate import load_evaluator
 
-    with pytest.raises(SpecError, match="cannot import"):
+    with pytest.raises(SpecError, match="unknown evaluator"):
         load_evaluator("gigafactory.sweep.evaluate:nope")

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(None, "--workers", "-j", min=1, help="local processes (default: all cores)"),
         chunk_size: int = typer.Option(None, "--chunk-size", min=1, help="points per task and per Parquet chunk"),
         fresh: bool = typer.Option(False, "--fresh", help="discard results already in the directory"),
-        evaluator: str = typer.Option(None, "--evaluator", help="module:function evaluating one raw scenario"),
+        evaluator: str = typer.Option(None, "--evaluator", help="registered evaluator: twin (default), spec, or an installed plug-in's name"),
         samples: int = typer.Option(None, "--samples", min=1, help="override the spec's random sample size"),
         report: str = typer.Option(None, "--report", help="HTML report path (default: RESULTS/report.html)"),
         json_out: bool = typer.Option(False, "--json", help="machine-readable summary, no progress bar"),

@@ -1,24 +1,29 @@
 """Evaluators: picklable top-level functions ``evaluate(raw_scenario: dict) -> dict`` of flat outputs.
 
-A sweep names its evaluator as ``"module:function"`` so that local worker processes and Ray
-workers import it themselves; nothing but that reference crosses the wire.
+A sweep spec names its evaluator from a **registry of named evaluators**, never by an import
+string: a spec file is data and must not be able to run code. The registry holds
 
-* :func:`twin_point` (the default): the whole twin, ``gigafactory.twin.simulate(...).headline()``.
-* :func:`spec_point`: the scenario resolved and its first-order figures, no performance model:
-  peak compute, ideal days at 100% of peak (6·N·D training FLOPs, Kaplan et al. 2020,
+* ``twin`` (the default, :func:`twin_point`): the whole twin, ``gigafactory.twin.simulate(...).headline()``;
+* ``spec`` (:func:`spec_point`): the scenario resolved and its first-order figures, no performance
+  model: peak compute, ideal days at 100% of peak (6·N·D training FLOPs, Kaplan et al. 2020,
   arXiv:2001.08361), nameplate IT and facility power (the power budget the twin uses,
-  :func:`gigafactory.fleet.power.budget`), GPU capex. Fast; used to test the sweep machinery itself.
+  :func:`gigafactory.fleet.power.budget`), GPU capex. Fast; used to test the sweep machinery;
+* plug-ins: the ``gigafactory.evaluators`` entry points of packages the user installed on purpose
+  (``[project.entry-points."gigafactory.evaluators"] mine = "mypkg.evals:point"``).
+
+Python code may also pass a top-level function to ``run_sweep(evaluator=fn)``: it is already
+running in-process, and workers receive the function by reference (pickle), as it was given.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from collections.abc import Callable
 from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, closest, excerpt
 from ..resolve import scenario_from_dict
 
 Evaluator = Callable[[dict[str, Any]], dict[str, Any]]
@@ -57,27 +62,67 @@ def spec_point(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def evaluator_ref(fn: str | Evaluator) -> str:
-    """``"module:function"`` for an evaluator given as a reference or a top-level function."""
+#: the entry-point group plug-in evaluators register under
+ENTRY_POINT_GROUP = "gigafactory.evaluators"
+BUILTIN: dict[str, Evaluator] = {"twin": twin_point, "spec": spec_point}
+#: the import strings older spec files named the built-ins by (read as the names, never imported)
+LEGACY_NAMES = {"gigafactory.sweep.evaluate:twin_point": "twin", "gigafactory.sweep.evaluate:spec_point": "spec"}
+
+
+def plugins() -> dict[str, EntryPoint]:
+    """Installed plug-in evaluators by name (listing them imports nothing)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN}
+
+
+def evaluator_names() -> list[str]:
+    return sorted({*BUILTIN, *plugins()})
+
+
+def evaluator_name(name: Any, field: str = "evaluator") -> str:
+    """The registered name a spec's ``evaluator:`` value stands for, or a SpecError listing the names."""
+    if not isinstance(name, str):
+        raise SpecError(field, f"must be the name of a registered evaluator (got {excerpt(name)})", evaluator_names())
+    name = LEGACY_NAMES.get(name, name)
+    if name in BUILTIN or name in plugins():
+        return name
+    names = evaluator_names()
+    hint = "; evaluators are named, not imported: install a plug-in that registers one" if ":" in name else ""
+    raise SpecError(field, f"unknown evaluator {excerpt(name)}{hint}", names, closest(name, names))
+
+
+def evaluator_label(fn: str | Evaluator) -> str:
+    """What the manifest records: the registered name, or ``module:function`` of a function passed in code."""
     if isinstance(fn, str):
         return fn
     mod, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
-    if not mod or "<" in name or "." in name:
-        raise SpecError("evaluator", f"{fn!r} is not a top-level function that workers can import")
     return f"{mod}:{name}"
 
 
+def check_function(fn: Evaluator) -> Evaluator:
+    """A function passed in code must be top-level, so that worker processes can unpickle it."""
+    mod, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not callable(fn) or not mod or "<" in name or "." in name:
+        raise SpecError("evaluator", f"{excerpt(fn)} is not a top-level function that workers can import")
+    return fn
+
+
+def load_evaluator(ref: str | Evaluator) -> Evaluator:
+    """The evaluator a registered name stands for (a function passed in code is returned as is)."""
+    if not isinstance(ref, str):
+        return check_function(ref)
+    return _load(evaluator_name(ref))
+
+
 @cache
-def load_evaluator(ref: str) -> Evaluator:
-    """Import an evaluator from ``"module:function"``."""
-    mod, _, attr = ref.partition(":")
+def _load(name: str) -> Evaluator:
+    if name in BUILTIN:
+        return BUILTIN[name]
     try:
-        fn = getattr(importlib.import_module(mod), attr)
-    except (ImportError, AttributeError) as exc:
-        raise SpecError("evaluator", f"cannot import {ref!r} ({exc})",
-                        ["gigafactory.sweep.evaluate:twin_point", "gigafactory.sweep.evaluate:spec_point"]) from None
+        fn = plugins()[name].load()
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in is the user's one-line problem
+        raise SpecError("evaluator", f"plug-in {name!r} failed to load ({type(exc).__name__})") from None
     if not callable(fn):
-        raise SpecError("evaluator", f"{ref!r} is not callable")
+        raise SpecError("evaluator", f"plug-in {name!r} is not callable")
     return fn
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from .backends import Chunk, default_workers, make_backend
-from .evaluate import Evaluator, evaluator_ref
+from .evaluate import Evaluator, check_function, evaluator_label, evaluator_name
 from .spec import SweepSpec, load_spec, parse_spec
 from .store import ResultStore, axis_type
 from .worker import ERROR
@@ -70,7 +70,8 @@ def run_sweep(
     if evaluator is not None:
         from dataclasses import replace
 
-        spec = replace(spec, evaluator=evaluator_ref(evaluator))
+        spec = replace(spec, evaluator=evaluator_name(evaluator, "--evaluator") if isinstance(evaluator, str)
+                       else check_function(evaluator))
     out_dir = Path(out or spec.output or Path("sweeps") / spec.name)
     store = ResultStore(out_dir)
     columns = {a.path: a.column for a in spec.axes}
@@ -131,7 +132,7 @@ def _manifest(spec: SweepSpec, columns: dict[str, str]) -> dict[str, Any]:
     return {
         "name": spec.name,
         "identity": spec.identity(),
-        "evaluator": spec.evaluator,
+        "evaluator": evaluator_label(spec.evaluator),
         "sample": spec.sample,
         "samples": spec.samples,
         "seed": spec.seed,

@@ -37,10 +37,11 @@ import numpy as np
 from .. import yamlio
 from ..errors import SpecError, closest
 from ..resolve import read_scenario_file
+from .evaluate import evaluator_label, evaluator_name
 from .fields import check_value as _check_value
 
 DEFAULT_OBJECTIVES = ("days_to_model_p50", "capex_usd", "peak_mw")
-DEFAULT_EVALUATOR = "gigafactory.sweep.evaluate:twin_point"
+DEFAULT_EVALUATOR = "twin"
 SPEC_KEYS = {"name", "description", "scenario", "set", "sample", "samples", "seed", "axes", "objectives",
              "evaluator", "output", "chunk_size"}
 #: the largest sweep one spec may describe (a million points is a cluster's afternoon)
@@ -87,7 +88,7 @@ class SweepSpec:
     samples: int = 0
     seed: int = 0
     objectives: tuple[str, ...] = DEFAULT_OBJECTIVES
-    evaluator: str = DEFAULT_EVALUATOR
+    evaluator: Any = DEFAULT_EVALUATOR  # a registered name, or (from Python code) a top-level function
     output: str | None = None
     chunk_size: int | None = None
 
@@ -107,7 +108,7 @@ class SweepSpec:
 
     def identity(self) -> str:
         """Hash of everything that determines the results (not where or how fast they run)."""
-        doc = {"base": self.base, "fixed": self.fixed, "evaluator": self.evaluator, "sample": self.sample,
+        doc = {"base": self.base, "fixed": self.fixed, "evaluator": evaluator_label(self.evaluator), "sample": self.sample,
                "samples": self.samples, "seed": self.seed,
                "axes": [[a.path, a.values, a.low, a.high, a.log, a.step, a.integer, a.group] for a in self.axes]}
         return hashlib.sha256(_canon(doc).encode()).hexdigest()[:16]
@@ -221,9 +222,7 @@ def parse_spec(doc: dict[str, Any], base_dir: Path | None = None) -> SweepSpec:
     objectives = doc.get("objectives", list(DEFAULT_OBJECTIVES))
     if not isinstance(objectives, list) or not all(isinstance(o, str) for o in objectives) or not objectives:
         raise SpecError("objectives", "must be a list of output names to minimise")
-    evaluator = doc.get("evaluator", DEFAULT_EVALUATOR)
-    if not isinstance(evaluator, str) or ":" not in evaluator:
-        raise SpecError("evaluator", f"must be 'module:function' (got {evaluator!r})")
+    evaluator = evaluator_name(doc.get("evaluator", DEFAULT_EVALUATOR))
     chunk = doc.get("chunk_size")
     if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
         raise SpecError("chunk_size", f"must be a positive whole number (got {chunk!r})")

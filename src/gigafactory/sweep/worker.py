@@ -28,7 +28,7 @@ def point_raw(base: dict[str, Any], fixed: dict[str, Any], overrides: dict[str, 
     return raw
 
 
-def run_chunk(evaluator: str, base: dict[str, Any], fixed: dict[str, Any], columns: dict[str, str],
+def run_chunk(evaluator: Any, base: dict[str, Any], fixed: dict[str, Any], columns: dict[str, str],
               chunk: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """Evaluate points; ``columns`` maps axis path -> results column."""
     fn = load_evaluator(evaluator)

@@ -10,6 +10,8 @@ Views available to ``query``:
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,9 @@ import pyarrow as pa
 from ..errors import SpecError
 from .pareto import pareto_mask
 from .store import MANIFEST, ResultStore
+
+#: longest SQL text accepted
+MAX_SQL = 100_000
 
 
 def find_results(path: str | Path | None = None) -> ResultStore:
@@ -35,30 +40,73 @@ def find_results(path: str | Path | None = None) -> ResultStore:
     return store
 
 
+#: DuckDB settings of the connection a user's SQL runs on: no file or network access (read_csv,
+#: read_text, glob, COPY ... TO and ATTACH fail), no extension installed or loaded, settings locked
+SANDBOX = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "lock_configuration": True,
+}
+#: statements a query may be: reading only
+READ_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
 def connect(store: ResultStore, with_pareto: bool = True) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    if store.parts():
-        glob = store.glob().replace("'", "''")
-        con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
-    else:
-        con.execute("CREATE TABLE results (point_id VARCHAR, error VARCHAR)")
-    con.execute("CREATE VIEW ok AS SELECT * FROM results WHERE error IS NULL")
-    if with_pareto:
-        front = frontier(store, con)
-        con.register("pareto_arrow", front)
-        con.execute("CREATE VIEW pareto AS SELECT * FROM pareto_arrow")
-    return con
+    """A sandboxed, read-only DuckDB holding only the results' tables (results, ok, pareto).
+
+    The tables are built by our own connection into a private temporary database file, which is then
+    opened read-only with :data:`SANDBOX` settings and unlinked (the open connection keeps it)."""
+    tmp = Path(tempfile.mkdtemp(prefix="gigafactory-query-"))
+    try:
+        db = tmp / "results.duckdb"
+        w = duckdb.connect(str(db))
+        try:
+            if store.parts():
+                parts = ", ".join("'" + str(p).replace("'", "''") + "'" for p in store.parts())
+                w.execute(f"CREATE TABLE results AS SELECT * FROM read_parquet([{parts}], union_by_name=true)")
+            else:
+                w.execute("CREATE TABLE results (point_id VARCHAR, error VARCHAR)")
+            w.execute("CREATE VIEW ok AS SELECT * FROM results WHERE error IS NULL")
+            if with_pareto:
+                front = frontier(store, w)
+                w.register("pareto_arrow", front)
+                w.execute("CREATE TABLE pareto AS SELECT * FROM pareto_arrow")
+                w.unregister("pareto_arrow")
+        except duckdb.Error as exc:
+            raise SpecError("--results", f"{store.root} holds a damaged results chunk: {str(exc).splitlines()[0][:200]}; "
+                                         "re-run the sweep to detect and recompute it") from None
+        finally:
+            w.close()
+        return duckdb.connect(str(db), read_only=True, config=dict(SANDBOX))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def query(sql: str, results: str | Path | ResultStore | None = None) -> pa.Table:
-    """Run DuckDB SQL over a sweep's results (views ``results``, ``ok``, ``pareto``)."""
+    """Run one read-only DuckDB statement over a sweep's results (tables ``results``, ``ok``, ``pareto``)."""
+    if len(sql) > MAX_SQL:
+        raise SpecError("query", f"is over {MAX_SQL:,} characters")
     store = results if isinstance(results, ResultStore) else find_results(results)
     con = connect(store, with_pareto=bool(re.search(r"\bpareto\b", sql, re.I)))
     try:
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise SpecError("query", str(exc).splitlines()[0][:300]) from None
+        if len(statements) != 1:
+            raise SpecError("query", f"give exactly one statement (got {len(statements)})")
+        kind = str(statements[0].type).rsplit(".", 1)[-1]
+        if kind not in READ_STATEMENTS:
+            raise SpecError("query", f"only reading statements run here (got {kind})", list(READ_STATEMENTS))
         return arrow(con, sql)
     except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
+        first = str(exc).splitlines()[0][:300]
         raise SpecError("query", first) from None
+    finally:
+        con.close()
 
 
 def arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:

@@ -74,6 +74,10 @@ def register(app: typer.Typer) -> None:
                 res = run_sweep(s, out, backend=backend, address=address, workers=workers, chunk_size=chunk_size,
                                 fresh=fresh, evaluator=evaluator, progress=progress)
         store = ResultStore(res.results)
+        if res.set_aside:
+            err_console.print(f"damaged chunk{'s' if len(res.set_aside) > 1 else ''} set aside in "
+                              f"{res.results}/damaged/: {', '.join(res.set_aside[:5])}"
+                              f"{' ...' if len(res.set_aside) > 5 else ''}; their points were recomputed", highlight=False)
         front = frontier(store)
         page = write_sweep_report(store, report) if res.complete else None
         objs = list(s.objectives)
@@ -83,6 +87,7 @@ def register(app: typer.Typer) -> None:
                         "already_done": res.already_done, "evaluated": res.evaluated, "errors": res.errors,
                         "elapsed_s": res.elapsed_s, "points_per_s": res.points_per_s, "backend": res.backend,
                         "workers": res.workers, "complete": res.complete, "interrupted": res.interrupted,
+                        "set_aside": list(res.set_aside),
                         "report": str(page) if page else None, "objectives": objs,
                         "frontier": front.select([c for c in ["point_id", *axes, *objs] if c in front.column_names]
                                                  ).to_pylist() if front.num_rows else []})

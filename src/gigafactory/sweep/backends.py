@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import select
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -30,9 +33,36 @@ class SweepAborted(GigafactoryError):
     """The backend cannot go on (workers keep dying); what finished is kept for the re-run."""
 
 
-def _ignore_sigint() -> None:
+#: how often a worker checks that its coordinator is alive where pidfd is not available, s
+WATCH_INTERVAL_S = 0.5
+
+
+def _worker_init(coordinator: int) -> None:
+    """Set up a pool worker: it ignores Ctrl-C and dies with the coordinator that started the pool."""
     # Ctrl-C is the coordinator's to handle: it stops scheduling, keeps finished chunks, and ends workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch, args=(coordinator,), name="coordinator-watch", daemon=True).start()
+
+
+def _watch(coordinator: int) -> None:
+    """Exit the worker as soon as the coordinator is gone (killed, OOM): a forkserver worker is not
+    the coordinator's child, and would otherwise wait for tasks, holding the forkserver open, for ever."""
+    try:
+        fd = os.pidfd_open(coordinator)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])  # readable when the process has exited
+    else:  # pragma: no cover - no pidfd (old kernels, not Linux)
+        while True:
+            try:
+                os.kill(coordinator, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+            time.sleep(WATCH_INTERVAL_S)
+    os._exit(1)
 
 
 def default_workers() -> int:
@@ -52,7 +82,7 @@ class LocalBackend:
         # forkserver: workers fork from a clean, thread-free server (the coordinator runs a progress thread)
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["gigafactory.sweep.worker"])
-        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_ignore_sigint)
+        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
 
     def run(self, chunks: Iterator[Chunk], args: tuple[Any, ...]) -> Iterator[Rows]:
         pool = self._pool()

@@ -59,6 +59,11 @@ def connect(store: ResultStore, with_pareto: bool = True) -> duckdb.DuckDBPyConn
 
     The tables are built by our own connection into a private temporary database file, which is then
     opened read-only with :data:`SANDBOX` settings and unlinked (the open connection keeps it)."""
+    bad = store.damaged_parts()
+    if bad:
+        raise SpecError("--results", f"{bad[0].name} in {store.root} is damaged (not a readable Parquet file)"
+                                     f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}; re-run the sweep: it sets "
+                                     "damaged chunks aside and recomputes their points")
     tmp = Path(tempfile.mkdtemp(prefix="gigafactory-query-"))
     try:
         db = tmp / "results.duckdb"

@@ -35,6 +35,7 @@ class SweepResult:
     backend: str
     workers: int
     interrupted: bool = False
+    set_aside: tuple[str, ...] = ()  # damaged chunks moved to RESULTS/damaged/ (their points recomputed)
 
     @property
     def points_per_s(self) -> float:
@@ -76,8 +77,18 @@ def run_sweep(
     store = ResultStore(out_dir)
     columns = {a.path: a.column for a in spec.axes}
     axis_types = {a.column: _axis_type(a) for a in spec.axes}
-    store.open(_manifest(spec, columns), fresh=fresh)
     be = make_backend(backend, workers, address)
+    store.lock()
+    try:
+        return _run(spec, store, be, columns, axis_types, fresh, chunk_size, progress)
+    finally:
+        store.unlock()
+
+
+def _run(spec: SweepSpec, store: ResultStore, be: Any, columns: dict[str, str], axis_types: dict[str, pa.DataType],
+         fresh: bool, chunk_size: int | None, progress: Progress | None) -> SweepResult:
+    store.open(_manifest(spec, columns), fresh=fresh)
+    out_dir = store.root
     nworkers = getattr(be, "workers", None) or default_workers()
 
     done = store.done_ids()
@@ -110,7 +121,7 @@ def run_sweep(
         gen.close()  # ends workers and cancels chunks still in flight
     elapsed = time.perf_counter() - t0
     res = SweepResult(spec.name, str(out_dir), total, already, evaluated, errors, elapsed, be.name, nworkers,
-                      interrupted)
+                      interrupted, tuple(store.set_aside))
     if res.complete:
         store.update_manifest(complete=True, points=total)
     return res

@@ -6,14 +6,20 @@
 * ``manifest.json`` records the spec that the results belong to (its identity hash); re-running a
   different spec into the same directory is refused rather than mixing results.
 * Resume = the point ids already in the chunks; a re-run evaluates only the others, so no row is
-  lost and none is duplicated.
+  lost and none is duplicated. A chunk that cannot be read (truncated or damaged by hand) is moved
+  to ``damaged/`` and named; its points are then missing, so the re-run computes them again.
+* One writer: a sweep holds ``.lock`` (an exclusive ``flock``, with the owner's pid and host in it)
+  while it runs; a second sweep into the same directory is refused and names the owner. The kernel
+  drops the lock when its owner dies, so a lock left by a killed sweep is stale and simply retaken.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +33,8 @@ from .worker import ELAPSED, ERROR, POINT_ID
 
 MANIFEST = "manifest.json"
 PART_GLOB = "part-*.parquet"
+LOCK = ".lock"
+DAMAGED = "damaged"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -57,14 +65,56 @@ class ResultStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._lock_fd: int | None = None
+        self.set_aside: list[str] = []  # damaged chunks moved to damaged/ by this run
+
+    # ------------------------------------------------------------------ the one writer
+    def lock(self) -> None:
+        """Become the directory's one writer, or raise a SpecError naming the sweep that is."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / LOCK
+        for _ in range(5):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = _read_owner(fd)
+                os.close(fd)
+                raise SpecError("output", f"{self.root} is being written by another sweep ({owner}); wait for it "
+                                          "to finish or choose another --out") from None
+            try:  # the file we locked must still be the one at the path (not unlinked by a finishing owner)
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)  # whatever was there is a stale lock: its owner is gone
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode())
+            self._lock_fd = fd
+            return
+        raise SpecError("output", f"{self.root}: could not take the writer lock")
+
+    def unlock(self) -> None:
+        if self._lock_fd is None:
+            return
+        try:
+            (self.root / LOCK).unlink(missing_ok=True)
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     # ------------------------------------------------------------------ manifest
     def open(self, manifest: dict[str, Any], fresh: bool = False) -> None:
-        """Create the directory (or check that it holds this sweep) and clear stale temp files."""
+        """Create the directory (or check that it holds this sweep) and clear stale temp files.
+        The caller holds the lock (:meth:`lock`) when it writes."""
         if fresh and self.root.exists():
-            if not (self.root / MANIFEST).is_file() and any(self.root.iterdir()):
+            entries = [p for p in self.root.iterdir() if p.name != LOCK]
+            if not (self.root / MANIFEST).is_file() and entries:
                 raise SpecError("output", f"{self.root} is not a sweep results directory; not deleting it")
-            shutil.rmtree(self.root)
+            for p in entries:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
         self.root.mkdir(parents=True, exist_ok=True)
         old = self.manifest()
         if old is None:
@@ -96,11 +146,35 @@ class ResultStore:
         return sorted(self.root.glob(PART_GLOB))
 
     def done_ids(self) -> set[str]:
-        """Point ids already stored (resume skips them)."""
+        """Point ids already stored (resume skips them). A chunk that cannot be read whole is set
+        aside in ``damaged/`` (named in :attr:`set_aside`): its points count as not done."""
         done: set[str] = set()
         for p in self.parts():
-            done.update(pq.read_table(p, columns=[POINT_ID]).column(0).to_pylist())
+            try:
+                table = pq.read_table(p)  # every column: a damaged page anywhere is found now, not by query
+                ids = table.column(POINT_ID).to_pylist()
+            except (pa.ArrowException, OSError, KeyError, ValueError):
+                self._set_aside(p)
+                continue
+            done.update(ids)
         return done
+
+    def damaged_parts(self) -> list[Path]:
+        """Chunks whose Parquet footer cannot be read (a cheap check for readers such as query)."""
+        bad = []
+        for p in self.parts():
+            try:
+                pq.read_metadata(p)
+            except (pa.ArrowException, OSError):
+                bad.append(p)
+        return bad
+
+    def _set_aside(self, part: Path) -> None:
+        dest = self.root / DAMAGED
+        dest.mkdir(exist_ok=True)
+        os.replace(part, dest / part.name)
+        _fsync_dir(self.root)
+        self.set_aside.append(part.name)
 
     def write_chunk(self, rows: list[dict[str, Any]], axis_types: dict[str, pa.DataType]) -> Path:
         """Write one chunk of rows atomically; returns its path."""
@@ -114,6 +188,14 @@ class ResultStore:
 
     def glob(self) -> str:
         return str(self.root / PART_GLOB)
+
+
+def _read_owner(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {int(info['pid'])} on {str(info.get('host', '?'))[:64]} since {str(info.get('since', '?'))[:32]}"
+    except (ValueError, KeyError, TypeError, OSError):
+        return "owner unknown"
 
 
 def rows_to_table(rows: list[dict[str, Any]], axis_types: dict[str, pa.DataType]) -> pa.Table:

@@ -41,7 +41,12 @@ def _worker_init(coordinator: int) -> None:
     """Set up a pool worker: it ignores Ctrl-C and dies with the coordinator that started the pool."""
     # Ctrl-C is the coordinator's to handle: it stops scheduling, keeps finished chunks, and ends workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch, args=(coordinator,), name="coordinator-watch", daemon=True).start()
+    watch_parent(coordinator)
+
+
+def watch_parent(pid: int) -> None:
+    """Exit this process as soon as process `pid` (the one that asked for it) is gone."""
+    threading.Thread(target=_watch, args=(pid,), name="parent-watch", daemon=True).start()
 
 
 def _watch(coordinator: int) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from .. import catalog
 from ..errors import SpecError, closest
@@ -30,10 +31,60 @@ MAX_DAYS = 365.0
 WORK_TIMEOUT_S = 30.0
 CONCURRENT_WORK = 2
 
-Path_ = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){0,5}$", max_length=120)]
-Scalar = (Annotated[str, StringConstraints(max_length=100)] | Annotated[float, Field(allow_inf_nan=False)]
-          | int | bool | None)
+Text = Annotated[str, StringConstraints(max_length=100)]
+Scalar = (Text | Annotated[float, Field(allow_inf_nan=False)]
+          | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | bool | None)
 ScenarioName = Annotated[str, StringConstraints(max_length=80)]
+#: dotted paths that name a catalog entry (a string: the name, with "did you mean" on a typo)
+REF_PATHS = ("site", "cluster", "cluster.gpu", "cluster.scale_up", "cluster.fabric", "job.model")
+#: per-precision peaks, the one mapping field a request may set key by key
+PEAK_PATHS = tuple(f"cluster.gpu.peak_tflops.{k}" for k in ("bf16", "fp8", "mxfp8", "nvfp4"))
+_SKIP = {"source", "sources", "note"}
+
+
+def _leaves(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, annotation with its bounds) of every scalar field of the scenario."""
+    out: list[tuple[str, Any]] = []
+    for name, info in model.model_fields.items():
+        if name in _SKIP:
+            continue
+        path = f"{prefix}{name}"
+        args = get_args(info.annotation) if get_origin(info.annotation) in (Union, types.UnionType) else (info.annotation,)
+        args = tuple(a for a in args if a is not type(None))
+        sub = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is not None:
+            out += _leaves(sub, path + ".")
+            continue
+        if len(args) != 1 or get_origin(args[0]) in (list, dict):
+            continue
+        out.append((path, Annotated[(args[0], *info.metadata)] if info.metadata else args[0]))
+    return out
+
+
+def _overrides_model() -> type[BaseModel]:
+    """The overrides object: one optional property per scenario field, named by its dotted path and
+    carrying the field's type and physical range (so the OpenAPI schema states them)."""
+    from ..specs import MAX_PEAK_TFLOPS, MIN_PEAK_TFLOPS, Real
+
+    fields: dict[str, Any] = {}
+    for path, ann in _leaves(Scenario):
+        if path.count(".") > 5 or path in REF_PATHS:
+            continue
+        fields[path.replace(".", "__")] = (ann | None, Field(default=None, alias=path))
+    for path in REF_PATHS:
+        fields[path.replace(".", "__")] = (Text | None, Field(default=None, alias=path, description="catalog name"))
+    peak = Annotated[Real, Field(ge=MIN_PEAK_TFLOPS, le=MAX_PEAK_TFLOPS)]
+    for path in PEAK_PATHS:
+        fields[path.replace(".", "__")] = (peak | None, Field(default=None, alias=path))
+    model = create_model("Overrides", __config__=ConfigDict(extra="forbid", allow_inf_nan=False,
+                                                             populate_by_name=False), **fields)
+    model.__doc__ = "Dotted scenario paths and their values, e.g. {\"cluster.num_gpus\": 50000}."
+    return model
+
+
+Overrides = _overrides_model()
+OVERRIDE_PATHS: tuple[str, ...] = tuple(sorted(f.alias for f in Overrides.model_fields.values() if f.alias))
+OverridePath = Literal[OVERRIDE_PATHS]  # type: ignore[valid-type]
 
 
 class ScenarioRequest(BaseModel):
@@ -41,8 +92,17 @@ class ScenarioRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     scenario: ScenarioName | None = Field(default=None, description="built-in scenario name (default: the default)")
-    overrides: dict[Path_, Scalar] = Field(default_factory=dict, max_length=MAX_OVERRIDES,
-                                           description="dotted scenario path -> value")
+    overrides: Overrides = Field(default_factory=Overrides, description="dotted scenario path -> value")  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _few(self) -> ScenarioRequest:
+        n = len(self.overrides.model_fields_set)
+        if n > MAX_OVERRIDES:
+            raise ValueError(f"{n} overrides is over the web limit of {MAX_OVERRIDES}")
+        return self
+
+    def override_dict(self) -> dict[str, Any]:
+        return self.overrides.model_dump(by_alias=True, exclude_unset=True)
 
 
 class GoodputRequest(ScenarioRequest):
@@ -55,13 +115,13 @@ class PlanRequest(ScenarioRequest):
 
 
 class SweepRequest(ScenarioRequest):
-    axes: dict[Path_, Annotated[list[Scalar], Field(min_length=1, max_length=MAX_SWEEP_POINTS)]] = Field(
+    axes: dict[OverridePath, Annotated[list[Scalar], Field(min_length=1, max_length=MAX_SWEEP_POINTS)]] = Field(  # type: ignore[valid-type]
         min_length=1, max_length=MAX_AXES, description="dotted path -> values (at most 12 points in all)")
 
 
 def resolve(req: ScenarioRequest, extra: dict[str, Any] | None = None) -> Scenario:
     """Resolve a request's scenario and check the work bounds."""
-    over = {**req.overrides, **(extra or {})}
+    over = {**req.override_dict(), **(extra or {})}
     return bounded(scenario_from_dict(base_raw(req, list(over)), over, check_site=False))
 
 
@@ -100,6 +160,34 @@ def sweep_point(raw: dict[str, Any]) -> dict[str, Any]:
     return jsonable(simulate(bounded(scenario_from_dict(raw, check_site=False)), detail=False).headline())
 
 
+# ------------------------------------------------------------------ work functions (run in a worker process)
+def simulate_work(req: ScenarioRequest) -> dict[str, Any]:
+    import time
+
+    t0 = time.perf_counter()
+    head = headline(resolve(req))
+    return {"evaluator": "twin", "headline": head, "elapsed_s": time.perf_counter() - t0}
+
+
+def plan_work(req: PlanRequest) -> Any:
+    from ..perf.planner import plan as search
+
+    s = resolve(req)
+    return jsonable(search(s.job, s.cluster, top=req.top))
+
+
+def goodput_work(req: GoodputRequest) -> Any:
+    from ..fleet.goodput import goodput
+
+    return jsonable(goodput(resolve(req), days=req.days, optimize=False))
+
+
+def power_work(req: ScenarioRequest) -> Any:
+    from ..twin import scenario_power
+
+    return jsonable(scenario_power(resolve(req)))
+
+
 def sweep(req: SweepRequest) -> dict[str, Any]:
     """A small grid around a scenario (bounded to MAX_SWEEP_POINTS), evaluated in the request by the
     sweep machinery's own point loop (:func:`gigafactory.sweep.worker.run_chunk`), with its frontier."""
@@ -117,8 +205,8 @@ def sweep(req: SweepRequest) -> dict[str, Any]:
         for v in values:
             check_value(f"axes.{path}", path, v)
     points = [dict(zip(req.axes, combo, strict=True)) for combo in itertools.product(*req.axes.values())]
-    base = base_raw(req, [*req.overrides, *req.axes])
-    rows = run_chunk(f"{__name__}:sweep_point", base, dict(req.overrides), {p: p for p in req.axes},
+    base = base_raw(req, [*req.override_dict(), *req.axes])
+    rows = run_chunk(sweep_point, base, req.override_dict(), {p: p for p in req.axes},
                      [(point_id(over), over) for over in points])
     objs = ["days_to_model_p50", "capex_usd", "peak_mw"]
     ok = [r for r in rows if r["error"] is None and all(isinstance(r.get(o), int | float) for o in objs)]

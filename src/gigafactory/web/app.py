@@ -2,33 +2,97 @@
 one offline web page (/) whose scripts are served from the package.
 
 Endpoints for optional layers (plan, goodput, power, claims) are added when those layers are
-installed. Bad input gets the CLI's one-line error with status 422; work per request is bounded
-(see :mod:`gigafactory.web.api`).
+installed. Bad input gets the CLI's one-line error with status 422. The server keeps its limits:
+
+* work runs in a worker process per request (:mod:`gigafactory.web.worker`), killed at
+  ``WORK_TIMEOUT_S``; at most ``CONCURRENT_WORK`` run at once and a slot is freed only when its
+  process has exited; at most ``MAX_WAITING`` requests wait for a slot (429 beyond);
+* request bodies are counted while they stream in (chunked ones too) and cut at ``MAX_BODY_BYTES``;
+* error replies quote at most a short excerpt of the input; NaN, Infinity and huge numbers are 422;
+* only requests whose Host header names this server are answered (DNS rebinding).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, TypeVar
 
 import anyio
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..errors import GigafactoryError, InfeasiblePlan, SpecError, SpecErrors
+from ..errors import GigafactoryError, closest, excerpt
 from . import api
 from .api import GoodputRequest, PlanRequest, ScenarioRequest, SweepRequest
+from .worker import WorkFailed, WorkRejected, error_body, run_bounded
 
 T = TypeVar("T")
 MAX_BODY_BYTES = 64 * 1024
+#: requests that may wait for a work slot; more get 429 at once
+MAX_WAITING = 16
+#: Host names a local server answers to (plus the interface it listens on)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 STATIC = resources.files("gigafactory.web").joinpath("static")
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, f"request body over {MAX_BODY_BYTES:,} bytes")
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a body over the limit by its Content-Length, or by counting the bytes
+    as they arrive (a chunked body has no length); nothing over the limit is ever buffered."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        size = dict(scope.get("headers") or []).get(b"content-length")
+        if size is not None and (not size.isdigit() or len(size) > 12 or int(size) > self.limit):
+            await _too_large(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge()
+            return msg
+
+        async def watched(msg: Message) -> None:
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(send)
+
+
+async def _too_large(send: Send) -> None:
+    await JSONResponse({"error": f"request body over {MAX_BODY_BYTES:,} bytes"}, status_code=413)(
+        {"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:  # pragma: no cover - a JSONResponse does not read the request
+    return {"type": "http.disconnect"}
 
 
 class ErrorOut(BaseModel):
@@ -41,40 +105,58 @@ class ErrorOut(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorOut, "description": "bad input or over a work limit"}}
 
 
-def create_app() -> FastAPI:
+def create_app(allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app. `allowed_hosts`: Host header values it answers (default: this machine's loopback names)."""
     app = FastAPI(title="gigafactory", version=__version__,
                   description="A digital twin of AI training supercomputers: simulate, plan, goodput, power, "
                               "claims and small sweeps. Every request names a built-in scenario plus dotted overrides.")
     limiter = anyio.CapacityLimiter(api.CONCURRENT_WORK)
+    waiting = 0
+    claims_cache: list[Any] = []
 
     async def work(fn: Callable[..., T], *args: Any) -> T:
-        """Run CPU work in a worker thread: at most CONCURRENT_WORK at once, WORK_TIMEOUT_S each."""
+        """Run CPU work in a worker process: at most CONCURRENT_WORK at once, killed at WORK_TIMEOUT_S;
+        the slot is held until the process has exited."""
+        nonlocal waiting
+        if waiting >= MAX_WAITING:
+            raise HTTPException(429, f"server busy: {waiting} requests already wait for a work slot; retry later")
+        waiting += 1
         try:
             with anyio.fail_after(api.WORK_TIMEOUT_S):
-                return await anyio.to_thread.run_sync(fn, *args, limiter=limiter, abandon_on_cancel=True)
+                await limiter.acquire()
         except TimeoutError:
-            raise SpecError("request", f"ran past the web limit of {api.WORK_TIMEOUT_S:g} s; use the CLI for "
-                                       "bigger runs") from None
+            raise _over_time() from None
+        finally:
+            waiting -= 1
+        try:
+            return await run_bounded(fn, *args, timeout_s=api.WORK_TIMEOUT_S)
+        except TimeoutError:
+            raise _over_time() from None
+        finally:
+            limiter.release()
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[..., Any]) -> Any:
-        size = request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > MAX_BODY_BYTES):
-            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES:,} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts or LOCAL_HOSTS))
 
     @app.exception_handler(GigafactoryError)
     async def on_error(_: Request, exc: GigafactoryError) -> JSONResponse:
         return JSONResponse(error_body(exc), status_code=422)
 
+    @app.exception_handler(WorkRejected)
+    async def on_rejected(_: Request, exc: WorkRejected) -> JSONResponse:
+        return JSONResponse(exc.body, status_code=422)
+
+    @app.exception_handler(WorkFailed)
+    async def on_failed(_: Request, exc: WorkFailed) -> JSONResponse:
+        return JSONResponse({"error": f"internal error: {str(exc)[:300]}"}, status_code=500)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)[:300]}, status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = exc.errors()
-        first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return JSONResponse({"error": f"{field}: {str(first.get('msg', '')).lower()}" if field else first.get("msg"),
-                             "field": field or None, "detail": jsonable_encoder(errs, custom_encoder={
-                                 Exception: str})}, status_code=422)
+        return JSONResponse(validation_body(exc.errors()), status_code=422)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
@@ -103,12 +185,7 @@ def create_app() -> FastAPI:
     @app.post("/api/simulate", tags=["twin"], responses=ERRORS)
     async def simulate(req: ScenarioRequest) -> dict[str, Any]:
         """The twin end to end: days to model, MFU, goodput, power, energy and cost."""
-        def run() -> dict[str, Any]:
-            t0 = time.perf_counter()
-            scen = api.resolve(req)
-            head = api.headline(scen)
-            return {"evaluator": "twin", "headline": head, "elapsed_s": time.perf_counter() - t0}
-        return await work(run)
+        return await work(api.simulate_work, req)
 
     @app.post("/api/sweep", tags=["twin"], responses=ERRORS)
     async def sweep(req: SweepRequest) -> dict[str, Any]:
@@ -118,44 +195,48 @@ def create_app() -> FastAPI:
     @app.post("/api/plan", tags=["layers"], responses=ERRORS)
     async def plan(req: PlanRequest) -> dict[str, Any]:
         """The best parallel plans for the scenario's job on its cluster."""
-        def run() -> Any:
-            from ..perf.planner import plan as search
-
-            s = api.resolve(req)
-            return api.jsonable(search(s.job, s.cluster, top=req.top))
-        return {"result": await work(run)}
+        return {"result": await work(api.plan_work, req)}
 
     @app.post("/api/goodput", tags=["layers"], responses=ERRORS)
     async def goodput(req: GoodputRequest) -> dict[str, Any]:
         """Monte Carlo goodput under failures and checkpoints for `days` of failure-free compute."""
-        def run() -> Any:
-            from ..fleet.goodput import goodput as gp
-
-            return api.jsonable(gp(api.resolve(req), days=req.days, optimize=False))
-        return {"result": await work(run)}
+        return {"result": await work(api.goodput_work, req)}
 
     @app.post("/api/power", tags=["layers"], responses=ERRORS)
     async def power(req: ScenarioRequest) -> dict[str, Any]:
         """Power budget, waveform and site verdict."""
-        def run() -> Any:
-            from ..twin import scenario_power
-
-            return api.jsonable(scenario_power(api.resolve(req)))
-        return {"result": await work(run)}
+        return {"result": await work(api.power_work, req)}
 
     @app.get("/api/claims", tags=["layers"], responses=ERRORS)
     async def claims() -> dict[str, Any]:
-        """Public claims about real clusters, each checked against the twin."""
-        return {"result": await work(api.claims)}
+        """Public claims about real clusters, each checked against the twin (computed once per server)."""
+        if not claims_cache:
+            claims_cache.append(await work(api.claims))
+        return {"result": claims_cache[0]}
 
     return app
 
 
-def error_body(exc: GigafactoryError) -> dict[str, Any]:
-    if isinstance(exc, SpecError):
-        return {"error": exc.line(), "field": exc.field, "allowed": exc.allowed, "suggestion": exc.suggestion}
-    if isinstance(exc, SpecErrors):
-        return {"error": str(exc).replace("\n", "; "), "field": exc.errors[0].field}
-    if isinstance(exc, InfeasiblePlan):
-        return {"error": str(exc), "field": "plan"}
-    return {"error": str(exc)}
+def _over_time() -> GigafactoryError:
+    from ..errors import SpecError
+
+    return SpecError("request", f"ran past the web limit of {api.WORK_TIMEOUT_S:g} s; use the CLI for bigger runs")
+
+
+def validation_body(errs: list[Any]) -> dict[str, Any]:
+    """A 422 body for a request that does not match its model: the first problem as one line, and each
+    problem's place and message; never the input itself (it may be huge, or NaN that JSON cannot carry)."""
+    first = errs[0] if errs else {"loc": (), "msg": "invalid request", "type": "invalid"}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    field = ".".join(loc)
+    msg = str(first.get("msg", "")).lower()
+    suggestion = None
+    if first.get("type") == "extra_forbidden" and len(loc) >= 2 and loc[0] == "overrides":
+        suggestion = closest(".".join(loc[1:]), api.OVERRIDE_PATHS)
+        msg = "is not a scenario field a request can set"
+    text = f"{excerpt(field, 120)[1:-1] if len(field) > 118 else field}: {msg}" if field else msg
+    if suggestion:
+        text += f"; did you mean {suggestion!r}?"
+    detail = [{"loc": [str(p)[:120] for p in e.get("loc", ())][:8], "msg": str(e.get("msg", ""))[:200],
+               "type": str(e.get("type", ""))[:40]} for e in errs[:10]]
+    return {"error": text[:600], "field": field[:120] or None, "suggestion": suggestion, "detail": detail}

@@ -46,11 +46,13 @@ class SpecError(GigafactoryError, ValueError):
 
 
 class SpecErrors(GigafactoryError, ValueError):
-    """Several independent problems with one input; each is one line."""
+    """Several independent problems with one input: one line, the first problem and the other fields."""
 
     def __init__(self, errors: list[SpecError]) -> None:
         self.errors = errors
-        super().__init__("\n".join(e.line() for e in errors))
+        rest = [e.field for e in errors[1:]]
+        more = f" (and {len(rest)} more: {', '.join(rest[:4])}{', ...' if len(rest) > 4 else ''})" if rest else ""
+        super().__init__(errors[0].line() + more)
 
 
 class CatalogError(GigafactoryError):

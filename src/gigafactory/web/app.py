@@ -4,8 +4,8 @@ one offline web page (/) whose scripts are served from the package.
 Endpoints for optional layers (plan, goodput, power, claims) are added when those layers are
 installed. Bad input gets the CLI's one-line error with status 422. The server keeps its limits:
 
-* work runs in a worker process per request (:mod:`gigafactory.web.worker`), killed at
-  ``WORK_TIMEOUT_S``; at most ``CONCURRENT_WORK`` run at once and a slot is freed only when its
+* work runs in worker processes (:mod:`gigafactory.web.worker`), one killed when its request
+  passes ``WORK_TIMEOUT_S``; at most ``CONCURRENT_WORK`` run at once and a slot is freed only when its
   process has exited; at most ``MAX_WAITING`` requests wait for a slot (429 beyond);
 * request bodies are counted while they stream in (chunked ones too) and cut at ``MAX_BODY_BYTES``;
 * error replies quote at most a short excerpt of the input; NaN, Infinity and huge numbers are 422;
@@ -14,7 +14,8 @@ installed. Bad input gets the CLI's one-line error with status 422. The server k
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -31,7 +32,7 @@ from .. import __version__
 from ..errors import GigafactoryError, closest, excerpt
 from . import api
 from .api import GoodputRequest, PlanRequest, ScenarioRequest, SweepRequest
-from .worker import WorkFailed, WorkRejected, error_body, run_bounded
+from .worker import WorkerPool, WorkFailed, WorkRejected, error_body
 
 T = TypeVar("T")
 MAX_BODY_BYTES = 64 * 1024
@@ -107,7 +108,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorOut, "description
 
 def create_app(allowed_hosts: list[str] | None = None) -> FastAPI:
     """The app. `allowed_hosts`: Host header values it answers (default: this machine's loopback names)."""
-    app = FastAPI(title="gigafactory", version=__version__,
+    pool = WorkerPool()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.close()  # the workers end with the server
+
+    app = FastAPI(title="gigafactory", version=__version__, lifespan=lifespan,
                   description="A digital twin of AI training supercomputers: simulate, plan, goodput, power, "
                               "claims and small sweeps. Every request names a built-in scenario plus dotted overrides.")
     limiter = anyio.CapacityLimiter(api.CONCURRENT_WORK)
@@ -129,7 +137,7 @@ def create_app(allowed_hosts: list[str] | None = None) -> FastAPI:
         finally:
             waiting -= 1
         try:
-            return await run_bounded(fn, *args, timeout_s=api.WORK_TIMEOUT_S)
+            return await pool.run(fn, *args, timeout_s=api.WORK_TIMEOUT_S)
         except TimeoutError:
             raise _over_time() from None
         finally:

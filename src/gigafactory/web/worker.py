@@ -1,22 +1,24 @@
-"""Where a web request's work runs: a fresh worker process per request, killed at the time limit.
+"""Where a web request's work runs: worker processes that are killed at the time limit.
 
 A thread cannot be stopped, so a request that ran past its limit used to keep computing after its
-422 while its concurrency slot was handed to the next request. Here each piece of work runs in a
-process forked from a preloaded forkserver (a few milliseconds), and
+422 while its concurrency slot was handed to the next request. Here work runs in a small pool of
+worker processes (forked from a preloaded forkserver), and
 
-* the time limit is real: at the deadline the process is sent SIGKILL;
-* the concurrency slot is held until the process has exited (joined), never before;
-* a client that disconnects cancels the request, which kills its process too;
-* the process has an address-space limit, and exits if the server process dies.
+* the time limit is real: at the deadline the worker is sent SIGKILL and replaced by a fresh one;
+* the caller's concurrency slot is held until the work has ended (result sent, or worker joined);
+* a client that disconnects cancels the request, which kills its worker too;
+* each worker has an address-space limit, and exits as soon as the server process dies;
+* a worker that finished in time serves the next request, warm (the planner's memo, catalog caches).
 
-The child sends back ``("ok", result)`` or ``("error", body)`` (a user error as its JSON body) over
-a pipe; nothing but the request model and the name of a work function crosses.
+The worker sends back ``("ok", result)`` or ``("error", body)`` (a user error as its JSON body) over
+a pipe; nothing but the request model and a reference to a work function crosses.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -65,8 +67,8 @@ def _context() -> Any:
     return ctx
 
 
-def _child(conn: Connection, server: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    """Worker process body: bounded memory, dies with the server, reports one outcome."""
+def _serve(conn: Connection, server: int) -> None:
+    """Worker process body: bounded memory, dies with the server, one outcome per task received."""
     from ..sweep.backends import watch_parent
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -77,6 +79,15 @@ def _child(conn: Connection, server: int, fn: Callable[..., Any], args: tuple[An
         resource.setrlimit(resource.RLIMIT_AS, (WORK_MEMORY_BYTES, WORK_MEMORY_BYTES))
     except (ImportError, ValueError, OSError):  # pragma: no cover - not POSIX, or a lower hard limit
         pass
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(_outcome(fn, args))
+
+
+def _outcome(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
     try:
         out: tuple[str, Any] = ("ok", fn(*args))
     except GigafactoryError as exc:
@@ -87,39 +98,65 @@ def _child(conn: Connection, server: int, fn: Callable[..., Any], args: tuple[An
     except Exception as exc:  # noqa: BLE001 - reported as a short line, never a traceback
         out = ("failed", f"{type(exc).__name__}: {str(exc)[:200]}")
     try:
-        conn.send(out)
+        pickle.dumps(out)
     except Exception as exc:  # noqa: BLE001 - an unpicklable result is a bug, reported as such
-        conn.send(("failed", f"result could not be sent ({type(exc).__name__})"))
-    finally:
-        conn.close()
+        out = ("failed", f"result could not be sent ({type(exc).__name__})")
+    return out
 
 
-async def run_bounded(fn: Callable[..., Any], *args: Any, timeout_s: float) -> Any:
-    """Run ``fn(*args)`` in a new worker process; kill it at `timeout_s` (TimeoutError) or on cancel.
+class _Worker:
+    def __init__(self) -> None:
+        ctx = _context()
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_serve, args=(child, os.getpid()), daemon=True)
+        self.proc.start()
+        child.close()
 
-    Returns only after the process has exited, so a caller's concurrency slot is never freed early."""
-    ctx = _context()
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, os.getpid(), fn, args), daemon=True)
-    try:
-        await anyio.to_thread.run_sync(proc.start)
-        send.close()
-        ready = await anyio.to_thread.run_sync(recv.poll, timeout_s)  # a blocked wait, no spinning
-        if not ready:
-            raise TimeoutError
+    def stop(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+class WorkerPool:
+    """Worker processes for the app's work; the app's limiter bounds how many run at once."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []
+
+    async def run(self, fn: Callable[..., Any], *args: Any, timeout_s: float) -> Any:
+        """``fn(*args)`` in a worker; killed at `timeout_s` (TimeoutError) or when cancelled. Returns
+        only once the work has ended, so a caller's slot is never freed while it computes."""
+        worker = self._idle.pop() if self._idle else None
+        if worker is not None and not worker.proc.is_alive():
+            await anyio.to_thread.run_sync(worker.stop)
+            worker = None
+        if worker is None:
+            worker = await anyio.to_thread.run_sync(_Worker)
+        healthy = False
         try:
-            kind, value = await anyio.to_thread.run_sync(recv.recv)
-        except EOFError:
-            raise WorkFailed(f"the worker process ended without a result (exit {proc.exitcode})") from None
-    finally:
-        with anyio.CancelScope(shield=True):  # the kill and join must happen even when cancelled
-            if proc.pid is not None and proc.is_alive():
-                proc.kill()
-            if proc.pid is not None:
-                await anyio.to_thread.run_sync(proc.join)
-            recv.close()
-    if kind == "ok":
-        return value
-    if kind == "error":
-        raise WorkRejected(value)
-    raise WorkFailed(str(value))
+            await anyio.to_thread.run_sync(worker.conn.send, (fn, args))
+            ready = await anyio.to_thread.run_sync(worker.conn.poll, timeout_s)  # a blocked wait, no spinning
+            if not ready:
+                raise TimeoutError
+            try:
+                kind, value = await anyio.to_thread.run_sync(worker.conn.recv)
+            except (EOFError, OSError):
+                raise WorkFailed(f"the worker process ended without a result (exit {worker.proc.exitcode})") from None
+            healthy = True
+        finally:
+            with anyio.CancelScope(shield=True):  # the kill and join must happen even when cancelled
+                if healthy:
+                    self._idle.append(worker)
+                else:
+                    await anyio.to_thread.run_sync(worker.stop)
+        if kind == "ok":
+            return value
+        if kind == "error":
+            raise WorkRejected(value)
+        raise WorkFailed(str(value))
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().stop()

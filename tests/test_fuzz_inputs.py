@@ -146,7 +146,7 @@ def test_simulate_gives_finite_consistent_figures_or_one_line(data: st.DataObjec
     over = {path: value, "policies.trials": 50} if path != "policies.trials" else {path: value}
     with bounded():
         try:
-            h = simulate(None, over, detail=False).headline()
+            h = simulate(load_scenario(None, over), detail=False).headline()
         except GigafactoryError as exc:
             one_line_error("\n".join(f"error: {ln}" for ln in str(exc).splitlines()))
             return

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from gigafactory import yamlio
 from gigafactory.cli.main import app as cli
 from gigafactory.errors import SpecError
-from gigafactory.fleet.montecarlo import SimInputs, expected_events, simulate
+from gigafactory.fleet.montecarlo import SimInputs, expected_events, run_trials
 from gigafactory.sweep import query, run_sweep
 
 runner = CliRunner()
@@ -99,10 +99,10 @@ def test_monte_carlo_refuses_runs_that_cannot_finish() -> None:
     # one interruption an hour: a checkpoint every 0.1 h commits 0.1 x e^-0.11/(1-e^-0.11) = 0.86 h a failure
     n = expected_events(inp(0.1))
     assert n == pytest.approx(24.0 * 90 * (1 - np.exp(-0.11)) / (0.1 * np.exp(-0.11)) + 1, rel=1e-9)
-    res = simulate(inp(0.1), trials=20, seed=0)
+    res = run_trials(inp(0.1), trials=20, seed=0)
     assert res.counts.sum(axis=1).mean() == pytest.approx(n, rel=0.1)
     with pytest.raises(SpecError, match="interruptions per trial"):
-        simulate(inp(60.0), trials=20, seed=0)  # checkpoints every 60 h at a 1 h MTBF: never finishes
+        run_trials(inp(60.0), trials=20, seed=0)  # checkpoints every 60 h at a 1 h MTBF: never finishes
 
 
 def test_query_is_sandboxed(tmp_path: Path) -> None:

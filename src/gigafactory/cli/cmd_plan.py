@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
         from ..perf.frameworks import capabilities, check_precision
         from ..perf.planner import plan
         from ..resolve import model as get_model
-        from ..resolve import validate
+        from ..resolve import validate_spec as validate
         from ..specs import FRAMEWORKS, MAX_GPUS, Job, Plan
 
         if from_megatron or from_torchtitan:

@@ -140,7 +140,7 @@ def test_a_spec_cannot_run_code(tmp_path: Path) -> None:
     spec.write_text(yaml.safe_dump({"name": "evil", "evaluator": "subprocess:run",
                                     "axes": {"cluster.num_gpus": [8192]}}))
     r = runner.invoke(cli, ["sweep", str(spec), "-o", str(tmp_path / "out")])
-    assert r.exit_code == 2 and "unknown evaluator 'subprocess:run'" in r.stderr and "allowed: spec, twin" in r.stderr
+    assert r.exit_code == 2 and "unknown evaluator 'subprocess:run'" in r.stderr and "allowed: scaling, spec, twin" in r.stderr
     assert not (tmp_path / "out").exists() and not marker.exists()
     r = runner.invoke(cli, ["sweep", str(spec), "--evaluator", "os:system", "-o", str(tmp_path / "out")])
     assert r.exit_code == 2 and "unknown evaluator" in r.stderr

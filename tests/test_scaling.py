@@ -31,7 +31,7 @@ def test_planes_keep_a_million_gpus_on_three_tiers() -> None:
 
 def test_the_sweep_spec_spans_10k_to_2m_gpus() -> None:
     spec = load_spec(EXAMPLE)
-    assert spec.evaluator == "gigafactory.sweep.scaling:scaling_point"
+    assert spec.evaluator == "scaling"
     sizes = sorted({o["cluster.num_gpus"] for _, o in spec.points()})
     assert sizes[0] >= 10_000 and sizes[0] < 11_000 and sizes[-1] >= 2_000_000
     assert all(n % 72 == 0 for n in sizes) and spec.size == 16

@@ -316,7 +316,7 @@ class Buildings(Spec):
     cooling_mw: Real = Field(ge=0.001, le=MAX_SITE_MW, description="IT heat the cooling plant of one building removes, MW")
     feed_mw: Real | None = Field(default=None, ge=0.001, le=MAX_SITE_MW,
                                  description="electrical feed of one building, facility MW")
-    start_days: list[Annotated[Real, Field(ge=0, le=MAX_RUN_DAYS)]] | None = Field(max_length=1_000,
+    start_days: list[Real] | None = Field(max_length=1_000,
         default=None, description="day each building's build starts, from the first (one schedule per "
         "building); None: all start on day 0")
 

@@ -4,6 +4,7 @@ A sweep spec names its evaluator from a **registry of named evaluators**, never 
 string: a spec file is data and must not be able to run code. The registry holds
 
 * ``twin`` (the default, :func:`twin_point`): the whole twin, ``gigafactory.twin.simulate(...).headline()``;
+* ``scaling`` (:mod:`gigafactory.sweep.scaling`): the twin's headline plus the scale study's columns;
 * ``spec`` (:func:`spec_point`): the scenario resolved and its first-order figures, no performance
   model: peak compute, ideal days at 100% of peak (6·N·D training FLOPs, Kaplan et al. 2020,
   arXiv:2001.08361), nameplate IT and facility power (the power budget the twin uses,
@@ -64,9 +65,17 @@ def spec_point(raw: dict[str, Any]) -> dict[str, Any]:
 
 #: the entry-point group plug-in evaluators register under
 ENTRY_POINT_GROUP = "gigafactory.evaluators"
-BUILTIN: dict[str, Evaluator] = {"twin": twin_point, "spec": spec_point}
+def scaling_point(raw: dict[str, Any]) -> dict[str, Any]:
+    """The scale study's evaluator (:mod:`gigafactory.sweep.scaling`)."""
+    from .scaling import scaling_point as point
+
+    return point(raw)
+
+
+BUILTIN: dict[str, Evaluator] = {"twin": twin_point, "spec": spec_point, "scaling": scaling_point}
 #: the import strings older spec files named the built-ins by (read as the names, never imported)
-LEGACY_NAMES = {"gigafactory.sweep.evaluate:twin_point": "twin", "gigafactory.sweep.evaluate:spec_point": "spec"}
+LEGACY_NAMES = {"gigafactory.sweep.evaluate:twin_point": "twin", "gigafactory.sweep.evaluate:spec_point": "spec",
+                "gigafactory.sweep.scaling:scaling_point": "scaling"}
 
 
 def plugins() -> dict[str, EntryPoint]:

@@ -11,7 +11,7 @@
 * **power**: facility MW and the gas turbines of the site's unit size that would carry all of it
   (N + the spares of ``catalog/power.yaml``), the buildings it spans and the links between them.
 
-Run it from a sweep spec (``evaluator: gigafactory.sweep.scaling:scaling_point``), e.g.
+Run it from a sweep spec (``evaluator: scaling``), e.g.
 ``examples/sweep-scaling.yaml``.
 """
 

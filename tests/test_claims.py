@@ -22,11 +22,16 @@ def test_a_gpt4_on_25k_a100_takes_about_90_to_100_days() -> None:
     c = claims()["a"]
     # 2.15e25 FLOP: 6 x 280B active x 13T tokens = 2.18e25; the twin's wall-clock days with failures
     d = c.numbers["wall_days"]
-    assert 55 <= d <= 115
+    assert 55 <= d <= 140
     assert c.numbers["wall_days"] > c.numbers["free_days"]
-    assert 0.3 <= c.numbers["mfu"] <= 0.65
-    # within 15% of 90-100 days it holds; faster means the twin's plan beats GPT-4's reported 32-36% MFU
-    if d >= 90 * 0.85:
+    # the twin's plan lands near GPT-4's reported 32-36% MFU (SemiAnalysis); the named-terms engine
+    # measured 31.4%, 111 failure-free and 125 wall-clock days: over the claim's 100 days + 15%
+    assert 0.28 <= c.numbers["mfu"] <= 0.65
+    # within 15% of 90-100 days it holds; faster means the twin's plan beats GPT-4's reported MFU;
+    # slower than 115 days it does not hold
+    if d > 100 * 1.15:
+        assert c.verdict == FAILS
+    elif d >= 90 * 0.85:
         assert c.verdict == HOLDS
     else:
         assert c.verdict.startswith(HOLDS_IF) and "MFU" in c.verdict

@@ -13,6 +13,7 @@ import sys
 import typer
 
 from ..errors import GigafactoryError
+from .format import plain_flags_in_help
 
 app = typer.Typer(
     name="gigafactory",
@@ -32,6 +33,7 @@ def _register() -> None:
 
 
 _register()
+plain_flags_in_help()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..contract import power_in_mw
 from ..specs import Scenario
 from .common import console, design, fmt, friendly, print_json
 
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
             designs.append(_design(compare, set_))
         reports = [network_report(c, seed=seed, planes=planes).summary() for c in designs]
         if json_out:
-            print_json(reports[0] if len(reports) == 1 else reports)
+            print_json(power_in_mw(reports[0] if len(reports) == 1 else reports))
             return
         t = Table(title="scale-out fabric as built", title_justify="left")
         t.add_column("")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from ..contract import simulate_out
 from .common import console, err_console, fmt, friendly, parse_sets, print_json
 
 HEADLINE_ROWS: list[tuple[str, str, str]] = [
@@ -104,6 +106,7 @@ def register(app: typer.Typer) -> None:
         from ..resolve import load_scenario
         from ..twin import simulate
 
+        t0 = time.perf_counter()
         scen = load_scenario(scenario, parse_sets(set_))
         if json_out:
             res = simulate(scen, seed=seed)
@@ -117,10 +120,10 @@ def register(app: typer.Typer) -> None:
         head = res.headline()
         if json_out:
             sched = res.schedule
-            print_json({"headline": head, "seconds": res.seconds,
-                        "buildings": sched.layout.to_dict() if sched is not None and sched.layout else None,
-                        "build_per_building": [b.__dict__ for b in sched.buildings] if sched is not None else [],
-                        "report": str(report) if report else None})
+            print_json(simulate_out(
+                res, time.perf_counter() - t0, str(report) if report else None,
+                buildings=sched.layout.to_dict() if sched is not None and sched.layout else None,
+                build_per_building=[b.__dict__ for b in sched.buildings] if sched is not None else []))
             return
         s = res.scenario
         where = (f"rented from {s.capacity.provider or 'a cloud'} ({s.capacity.term})"

@@ -19,23 +19,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
 
 from .. import __version__
-from ..errors import GigafactoryError, InfeasiblePlan, SpecError, SpecErrors
+from ..contract import ErrorOut, power_in_mw, simulate_shape
+from ..errors import GigafactoryError, SpecError, error_json
 from . import api
 from .api import GoodputRequest, PlanRequest, ScenarioRequest, SweepRequest
 
 T = TypeVar("T")
 MAX_BODY_BYTES = 64 * 1024
 STATIC = resources.files("gigafactory.web").joinpath("static")
-
-
-class ErrorOut(BaseModel):
-    error: str
-    field: str | None = None
-    allowed: list[str] | None = None
-    suggestion: str | None = None
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorOut, "description": "bad input or over a work limit"}}
@@ -60,7 +53,8 @@ def create_app() -> FastAPI:
     async def limit_body(request: Request, call_next: Callable[..., Any]) -> Any:
         size = request.headers.get("content-length")
         if size is not None and (not size.isdigit() or int(size) > MAX_BODY_BYTES):
-            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES:,} bytes"}, status_code=413)
+            return JSONResponse(error_json(SpecError("request", f"request body over {MAX_BODY_BYTES:,} bytes")),
+                                status_code=413)
         return await call_next(request)
 
     @app.exception_handler(GigafactoryError)
@@ -72,9 +66,9 @@ def create_app() -> FastAPI:
         errs = exc.errors()
         first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return JSONResponse({"error": f"{field}: {str(first.get('msg', '')).lower()}" if field else first.get("msg"),
-                             "field": field or None, "detail": jsonable_encoder(errs, custom_encoder={
-                                 Exception: str})}, status_code=422)
+        body = error_json(SpecError(field, str(first.get("msg", "invalid request")).lower()))
+        body["detail"] = jsonable_encoder(errs, custom_encoder={Exception: str})
+        return JSONResponse(body, status_code=422)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
@@ -106,8 +100,7 @@ def create_app() -> FastAPI:
         def run() -> dict[str, Any]:
             t0 = time.perf_counter()
             scen = api.resolve(req)
-            head = api.headline(scen)
-            return {"evaluator": "twin", "headline": head, "elapsed_s": time.perf_counter() - t0}
+            return simulate_shape(scen.name, api.headline(scen), time.perf_counter() - t0)
         return await work(run)
 
     @app.post("/api/sweep", tags=["twin"], responses=ERRORS)
@@ -116,46 +109,41 @@ def create_app() -> FastAPI:
         return await work(api.sweep, req)
 
     @app.post("/api/plan", tags=["layers"], responses=ERRORS)
-    async def plan(req: PlanRequest) -> dict[str, Any]:
+    async def plan(req: PlanRequest) -> Any:
         """The best parallel plans for the scenario's job on its cluster."""
         def run() -> Any:
             from ..perf.planner import plan as search
 
             s = api.resolve(req)
             return api.jsonable(search(s.job, s.cluster, top=req.top))
-        return {"result": await work(run)}
+        return await work(run)
 
     @app.post("/api/goodput", tags=["layers"], responses=ERRORS)
-    async def goodput(req: GoodputRequest) -> dict[str, Any]:
+    async def goodput(req: GoodputRequest) -> Any:
         """Monte Carlo goodput under failures and checkpoints for `days` of failure-free compute."""
         def run() -> Any:
             from ..fleet.goodput import goodput as gp
 
             return api.jsonable(gp(api.resolve(req), days=req.days, optimize=False))
-        return {"result": await work(run)}
+        return await work(run)
 
     @app.post("/api/power", tags=["layers"], responses=ERRORS)
-    async def power(req: ScenarioRequest) -> dict[str, Any]:
+    async def power(req: ScenarioRequest) -> Any:
         """Power budget, waveform and site verdict."""
         def run() -> Any:
             from ..twin import scenario_power
 
-            return api.jsonable(scenario_power(api.resolve(req)))
-        return {"result": await work(run)}
+            return power_in_mw(api.jsonable(scenario_power(api.resolve(req))))
+        return await work(run)
 
     @app.get("/api/claims", tags=["layers"], responses=ERRORS)
-    async def claims() -> dict[str, Any]:
+    async def claims() -> Any:
         """Public claims about real clusters, each checked against the twin."""
-        return {"result": await work(api.claims)}
+        return await work(api.claims)
 
     return app
 
 
 def error_body(exc: GigafactoryError) -> dict[str, Any]:
-    if isinstance(exc, SpecError):
-        return {"error": exc.line(), "field": exc.field, "allowed": exc.allowed, "suggestion": exc.suggestion}
-    if isinstance(exc, SpecErrors):
-        return {"error": str(exc).replace("\n", "; "), "field": exc.errors[0].field}
-    if isinstance(exc, InfeasiblePlan):
-        return {"error": str(exc), "field": "plan"}
-    return {"error": str(exc)}
+    """The contract's error shape (gigafactory.contract.ErrorOut), as every `--json` command prints it."""
+    return error_json(exc)

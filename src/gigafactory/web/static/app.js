@@ -9,7 +9,7 @@ async function call(path, body) {
   const r = await fetch(path, body === undefined ? {} :
     {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
   const data = await r.json();
-  if (!r.ok) throw new Error(data.error || `HTTP ${r.status}`);
+  if (!r.ok) throw new Error((data.error && data.error.message) || `HTTP ${r.status}`);
   return data;
 }
 

@@ -63,14 +63,26 @@ LABELS: dict[str, tuple[str, str]] = {
     "swing_mw": ("Per-step IT power swing", "MW"),
     "swing_hz": ("Swing frequency", "Hz"),
     "site_fits": ("Site supply verdict", ""),
+    "buildings_used": ("Buildings the cluster spans (their check is in the site verdict)", ""),
+    "site_verdict": ("Site verdict: reason and smallest fix", ""),
     "energy_mwh": ("Energy of the training run", "MWh"),
     "capex_usd": ("Capital cost (capex)", "$"),
     "capex_per_gpu_usd": ("Capex per GPU, all in", "$"),
     "opex_usd_per_year": ("Operating cost (opex)", "$/year"),
+    "usd_contract": ("Rental contract, billed in full", "$"),
     "usd_per_gpu_hour": ("Cost per GPU-hour at cost", "$/GPU-h"),
     "usd_per_run": ("Cost of the run at cost (capex share + opex)", "$"),
     "usd_per_run_rented": ("Same run rented (reserved rates)", "$"),
     "usd_per_million_tokens": ("Cost per million trained tokens", "$/M tokens"),
+}
+
+#: rented capacity (headline "capacity" == "rented"): the clock starts at contract signature
+RENTED_LABELS: dict[str, str] = {
+    "days_to_model_p50": "Days from contract signature to trained model, p50",
+    "days_to_model_p90": "Days from contract signature to trained model, p90",
+    "first_training_day_p50": "First training day (capacity ready)",
+    "full_size_day_p50": "Cluster at full size",
+    "usd_per_run": "Rent of the run's GPU-hours",
 }
 
 SCALES: tuple[tuple[float, str], ...] = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
@@ -93,8 +105,9 @@ def unit_of(name: str) -> str:
 
 def is_fraction(name: str) -> bool:
     key = name.rsplit(".", 1)[-1].lower()
-    return any(key == f or key.startswith(f + "_p") or key == f + "_frac" or key.endswith("_frac")
-               for f in FRACTIONS)
+    if key.endswith("_pct") or key.endswith("_pp"):
+        return False
+    return key.endswith("_frac") or any(key == f or key.startswith(f + "_") for f in FRACTIONS)
 
 
 def label_of(name: str) -> str:
@@ -149,8 +162,29 @@ def number(v: Any, unit: str = "", digits: int = 3) -> str:
     if money_:
         sign = "-" if body.startswith("-") else ""
         rest = unit[1:]
-        return f"{sign}${body.lstrip('-')}" + (f" {rest}" if rest else "")
+        return f"{sign}${body.lstrip('-')}" + (rest if rest.startswith("/") else f" {rest}" if rest else "")
     return f"{body} {unit}" if unit else body
+
+
+def headline_rows(head: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, value, unit) for each headline figure present, in :data:`LABELS` order; dollar values
+    carry their sign in the value (``$6.19B``), other units go in the unit column."""
+    out = []
+    rented = head.get("capacity") == "rented"
+    for key, (label, unit) in LABELS.items():
+        v = head.get(key)
+        if v is None or (rented and key == "usd_per_run_rented"):
+            continue
+        if rented:
+            label = RENTED_LABELS.get(key, label)
+        if key == "site_fits":
+            out.append((label, "fits" if v else "DOES NOT FIT", ""))
+            continue
+        if unit.startswith("$"):
+            out.append((label, number(v, "$"), unit[1:]))
+        else:
+            out.append((label, number(v, unit).removesuffix(f" {unit}") if unit else number(v), unit))
+    return out
 
 
 @dataclass(frozen=True)

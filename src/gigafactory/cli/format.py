@@ -61,9 +61,14 @@ def emit_rows(rows: Sequence[dict[str, Any]], cols: Sequence[str | Column], fmt:
         for r in rows:
             w.writerow(["" if r.get(c.key) is None else r.get(c.key) for c in cols_])
         return
-    con = out or console
     heads, body = format_rows(rows, cols_)
-    right = [numeric_column(rows, c.key) for c in cols_]
+    emit_cells(heads, body, [numeric_column(rows, c.key) for c in cols_], title, out)
+
+
+def emit_cells(heads: list[str], body: list[list[str]], right: list[bool], title: str = "",
+               out: Console | None = None) -> None:
+    """Print already formatted cells: a rich table on a terminal, aligned text elsewhere."""
+    con = out or console
     if con.is_terminal:
         _rich(con, heads, body, right, title)
     else:

@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..contract import ErrorOut, power_in_mw, simulate_shape
 from ..errors import GigafactoryError, SpecError, error_json
-from . import api
+from . import api, api_compare
 from .api import GoodputRequest, PlanRequest, ScenarioRequest, SweepRequest
 
 T = TypeVar("T")
@@ -75,6 +75,7 @@ def create_app() -> FastAPI:
         return FileResponse(str(STATIC.joinpath("index.html")), media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(api_compare.router)
 
     @app.get("/api/health", tags=["meta"])
     async def health() -> dict[str, Any]:

@@ -135,9 +135,16 @@ _TO_MW: tuple[tuple[str, str, float], ...] = (
 
 def power_in_mw(obj: Any) -> Any:
     """Rename every ``*_w`` / ``*_kw`` field to ``*_mw`` and convert its value (numbers, or a mapping or
-    list of numbers) so that power has one unit, the megawatt, throughout a command's JSON."""
+    list of numbers) so that power has one unit, the megawatt, throughout a command's JSON. Results
+    (dataclasses, numpy) are made plain JSON data first."""
+    from .web.api import jsonable
+
+    return _mw(jsonable(obj))
+
+
+def _mw(obj: Any) -> Any:
     if isinstance(obj, list):
-        return [power_in_mw(v) for v in obj]
+        return [_mw(v) for v in obj]
     if not isinstance(obj, dict):
         return obj
     out: dict[str, Any] = {}
@@ -147,7 +154,7 @@ def power_in_mw(obj: Any) -> Any:
                 out[k[: -len(old)] + new] = _scale(v, f)
                 break
         else:
-            out[k] = power_in_mw(v)
+            out[k] = _mw(v)
     return out
 
 
@@ -160,7 +167,7 @@ def _scale(v: Any, f: float) -> Any:
         return {k: _scale(x, f) for k, x in v.items()}
     if isinstance(v, list):
         return [_scale(x, f) for x in v]
-    return power_in_mw(v)
+    return _mw(v)
 
 
 def schema_markdown() -> str:

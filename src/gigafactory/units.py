@@ -225,7 +225,7 @@ def column_cells(values: Sequence[Any], unit: str = "") -> tuple[str, list[str]]
         # decimals so that the largest value shows `digits` significant digits, the same for all rows
         mag = math.floor(math.log10(top / s)) if top > 0 else 0
         decimals = max(0, 2 - mag)
-        small = min((abs(x) / s for x in nums if x != 0), default=1.0)
+        small = min((abs(x) / s for x in nums if abs(x) / s > 0), default=1.0)
         if small < 10 ** -decimals:  # keep a small value from rounding to zero
             decimals = min(6, max(decimals, 1 - math.floor(math.log10(small))))
         cells = [f"{float(v) / s:,.{decimals}f}" if _is_number(v) and math.isfinite(float(v)) else _text(v)

@@ -9,19 +9,15 @@ import typer
 from rich.table import Table
 
 from ..contract import simulate_out
-from ..units import headline_rows
+from ..units import headline_rows, number
 from .common import console, err_console, friendly, parse_sets, print_json
+from .format import emit_cells
 
 
-def headline_table(head: dict, title: str) -> Table:
-    """The headline figures labelled, with units, in the one notation of gigafactory.units."""
-    t = Table(title=title, title_justify="left", show_header=False)
-    t.add_column("figure")
-    t.add_column("value", justify="right", style="bold", no_wrap=True)
-    t.add_column("unit", no_wrap=True)
-    for label, value, unit in headline_rows(head):
-        t.add_row(label, "[red]DOES NOT FIT[/]" if value == "DOES NOT FIT" else value, unit)
-    return t
+def print_headline(head: dict, title: str) -> None:
+    """The headline: a rich table on a terminal, aligned text when piped (nothing wrapped or cut)."""
+    rows = headline_rows(head)
+    emit_cells(["figure", "value", "unit"], [list(r) for r in rows], [False, True, False], title)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,10 +51,10 @@ def register(app: typer.Typer) -> None:
             return
         s = res.scenario
         console.print(f"[bold]{s.name}[/]: {s.cluster.num_gpus:,} x {s.cluster.gpu.name} ({s.cluster.name}) "
-                      f"at {s.site.name}")
-        console.print(f"job: {s.job.model.name}, {s.job.tokens:.3g} tokens, seq {s.job.seq_len:,}, "
-                      f"batch {s.job.global_batch:,} sequences, {s.job.precision}")
-        console.print(headline_table(head, "headline"))
+                      f"at {s.site.name}", soft_wrap=True)
+        console.print(f"job: {s.job.model.name}, {number(s.job.tokens, 'tokens')}, seq {s.job.seq_len:,}, "
+                      f"batch {s.job.global_batch:,} sequences, {s.job.precision}", soft_wrap=True)
+        print_headline(head, "headline")
         if report is not None:
             err_console.print(f"report written to {report}")
 

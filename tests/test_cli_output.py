@@ -274,3 +274,17 @@ def test_listing_columns_have_units_in_headers() -> None:
 
     h, body = format_rows([{"capex_usd": 6.19e9, "peak_mw": 129.4, "step_s": 5.335}], heads)
     assert h == ["capex_usd ($B)", "peak_mw (MW)", "step (s)"] and body == [["6.19", "129", "5.33"]]
+
+
+def test_usage_errors_under_json_have_the_contract_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    from gigafactory.cli.main import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(["plan", "--model", "llama3-8b", "--gpus", "many", "--gpu", "h100-sxm", "--gbs", "64", "--seq", "4096",
+              "--json"])
+    assert ex.value.code == 2
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err["field"] == "--gpus" and "integer" in err["message"]
+    with pytest.raises(SystemExit) as ex:
+        main(["catalog", "list", "gpu5", "--format", "json"])
+    assert ex.value.code == 2 and json.loads(capsys.readouterr().out)["error"]["suggestion"] == "gpus"

@@ -288,3 +288,10 @@ def test_usage_errors_under_json_have_the_contract_shape(capsys: pytest.CaptureF
     with pytest.raises(SystemExit) as ex:
         main(["catalog", "list", "gpu5", "--format", "json"])
     assert ex.value.code == 2 and json.loads(capsys.readouterr().out)["error"]["suggestion"] == "gpus"
+
+
+@pytest.mark.parametrize("cmd", [["cost"], ["build"], ["network"], ["catalog", "show", "h100-96gb-hbm2e-500w"]])
+def test_other_tables_piped_are_plain_and_uncut(cmd: list[str]) -> None:
+    r = run(*cmd)
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.stdout and "┃" not in r.stdout and "│" not in r.stdout

@@ -13,7 +13,7 @@ from ..errors import SpecError, unknown
 from ..resolve import DEFAULT_SCENARIO, builtin_scenarios, load_scenario, scenario_to_dict
 from ..units import Column
 from .common import console, fmt, friendly, parse_sets, print_json
-from .format import choose_format, emit_rows, format_option
+from .format import choose_format, emit_rows, format_option, print_table
 
 #: columns shown by `catalog list` per kind: (header, dotted field)
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
             t.add_row(path, fmt(value) if isinstance(value, int | float) and not isinstance(value, bool)
                       else str(value), "[yellow]yes[/]" if p and p.estimate else "",
                       p.source if p else "")
-        console.print(t)
+        print_table(t)
         if data.get("source"):
             console.print(f"[dim]entry source: {data['source']}[/]")
 

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from ..contract import power_in_mw
 from ..specs import Scenario
-from .common import console, design, fmt, friendly, print_json
+from .common import design, fmt, friendly, print_json
+from .format import print_table
 
 
 def _cluster(name: str | None, scenario: str | None, sets: list[str]):
@@ -83,4 +84,4 @@ def register(app: typer.Typer) -> None:
             t.add_column(r["name"], overflow="fold")
         for i, (label, _) in enumerate(_rows(reports[0])):
             t.add_row(label, *[_rows(r)[i][1] for r in reports])
-        console.print(t)
+        print_table(t)

@@ -11,7 +11,7 @@ from rich.table import Table
 from ..contract import simulate_out
 from ..units import headline_rows, number
 from .common import console, err_console, friendly, parse_sets, print_json
-from .format import emit_cells
+from .format import emit_cells, print_table
 
 
 def print_headline(head: dict, title: str) -> None:
@@ -78,4 +78,4 @@ def register(app: typer.Typer) -> None:
         for c in claims:
             color = "green" if c.verdict == "holds" else "red" if c.verdict == "does not hold" else "yellow"
             t.add_row(c.id, c.claim, c.figure, f"[{color}]{c.verdict}[/]", c.assumptions)
-        console.print(t)
+        print_table(t)

@@ -176,3 +176,34 @@ def plain_flags_in_help() -> None:
 
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
     TyperOption._gigafactory_flags = True  # type: ignore[attr-defined]
+
+
+def print_table(t: Table, out: Console | None = None) -> None:
+    """Print a rich table so that it survives pipes and narrow terminals: aligned plain text off a
+    terminal; on one, cells fold instead of being cut with an ellipsis."""
+    from rich.text import Text
+
+    con = out or console
+    if con.is_terminal:
+        for c in t.columns:
+            c.overflow = "fold"
+        con.print(t)
+        return
+
+    def plain(cell: Any) -> str:
+        if isinstance(cell, Text):
+            return cell.plain
+        return Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+
+    heads = [plain(c.header) for c in t.columns]
+    cols = [[plain(x).replace("\n", " ") for x in c.cells] for c in t.columns]
+    body = [list(r) for r in zip(*cols, strict=True)] if cols else []
+    right = [c.justify == "right" for c in t.columns]
+    title = plain(t.title) if t.title else ""
+    if not t.show_header:
+        sys.stdout.write((title + "\n" if title else "") + "".join(
+            "  ".join(c.rjust(w) if rt else c.ljust(w) for c, w, rt in zip(
+                r, [max(len(x[i]) for x in body) for i in range(len(heads))], right, strict=True)).rstrip() + "\n"
+            for r in body))
+        return
+    sys.stdout.write(plain_table(heads, body, right, title))

@@ -199,7 +199,18 @@ Rules:
   `{"error": {"field", "message", "allowed", "suggestion"}}`.
 - **Bare objects**: the API returns the object a command prints, not wrapped (`POST /api/plan` returns
   what `gigafactory plan --json` prints). Numbers that are not finite are `null`.
-- Listing commands (`catalog list`, `query`, `sweep`, `plan`, `validate`) take
+- Listing commands (`catalog list`, `query`, `sweep`, `plan`, `validate`, `compare`) take
   `--format table|csv|json`; CSV and JSON carry full-precision raw values.
+
+| command `--json` | API | shape |
+|---|---|---|
+| `simulate` | `POST /api/simulate` | `SimulateOut` (below) |
+| `compare A B ...` | `POST /api/compare` | `CompareOut` (below) |
+| `plan` | `POST /api/plan` | the plan search: `best`, `top` (each `step_s`, `breakdown` in s, `memory_gb`, `mfu`), `rejected` |
+| `goodput` | `POST /api/goodput` | the Monte Carlo result (days, hours, fractions of one) |
+| `power` | `POST /api/power` | budget tree, waveforms and site verdict, all power in MW |
+| `claims` | `GET /api/claims` | a list of claims: `id`, `claim`, `figure`, `verdict`, `assumptions` |
+| `sweep` (summary), `query` (rows) | `POST /api/sweep` (`SweepOut`, a bounded grid) | rows of axis values and headline figures |
+| any error | any error (422) | `ErrorOut` (below) |
 
 """

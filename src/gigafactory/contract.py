@@ -209,7 +209,7 @@ Rules:
 | `plan` | `POST /api/plan` | the plan search: `best`, `top` (each `step_s`, `breakdown` in s, `memory_gb`, `mfu`), `rejected` |
 | `goodput` | `POST /api/goodput` | the Monte Carlo result (days, hours, fractions of one) |
 | `power` | `POST /api/power` | budget tree, waveforms and site verdict, all power in MW |
-| `claims` | `GET /api/claims` | a list of claims: `id`, `claim`, `figure`, `verdict`, `assumptions` |
+| `claims` | `GET /api/claims` | a list of claims: `id`, `claim`, `source`, `figure`, `verdict`, `assumptions`, `numbers` |
 | `sweep` (summary), `query` (rows) | `POST /api/sweep` (`SweepOut`, a bounded grid) | rows of axis values and headline figures |
 | any error | any error (422) | `ErrorOut` (below) |
 

@@ -135,5 +135,9 @@ def test_cli_compare_two_scenarios(tmp_path: Path) -> None:
     assert any(ln.startswith("Capital cost (capex)") and ln.count("$") == 2 for ln in lines)
     html = out.read_text()
     assert "Headline, side by side" in html and html.count('class="plot"') == len(PLOTS)
+    r = CliRunner().invoke(app, [*args, "--format", "csv"])
+    rows = {ln.split(",")[0]: ln.split(",") for ln in r.stdout.splitlines()}
+    assert rows["field"] == ["field", "unit", "colossus-gpt4", "half-tokens"]
+    assert float(rows["tokens"][3]) == 6.5e12 and rows["capex_usd"][1] == "$"
     r = CliRunner().invoke(app, ["compare", "colossus-gpt4", "--json"])
     assert r.exit_code == 2 and "two or more" in json.loads(r.stdout)["error"]["message"]

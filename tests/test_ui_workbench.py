@@ -54,6 +54,15 @@ def test_pin_two_designs_and_compare_them_side_by_side(page: object, server: str
     mfu = cells(pg, "mfu")
     assert mfu[-1] == "%" and 0 < float(mfu[1]) < 100
     assert "2 designs side by side" in pg.locator("#compare-status").inner_text()
+    # the plots above are labelled: y-axis titles with units, the right axis too
+    pg.wait_for_function("document.querySelectorAll('#plot-power circle.pt').length >= 3", timeout=TIMEOUT_MS)
+
+    def ylabels(plot: str) -> list[str]:
+        return pg.evaluate(f"[...document.querySelectorAll('#{plot} svg text')]"
+                           ".filter(t => t.getAttribute('class') === 'ylabel').map(t => t.textContent)")
+
+    assert ylabels("plot-power") == ["peak facility power (MW)", "capex ($B)"]
+    assert ylabels("plot-days") == ["days from ground-breaking"]
     shot(pg, tmp_path, "ui-compare.png")
     assert pg.locator("#error").inner_text() == ""
     assert pg.outside == []  # type: ignore[attr-defined]

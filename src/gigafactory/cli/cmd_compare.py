@@ -12,6 +12,9 @@ import typer
 from .common import err_console, friendly, parse_sets, print_json
 from .format import choose_format, emit_cells, format_option
 
+#: the fields that say what a design is, before its figures (CSV rows)
+IDENTITY = ("scenario", "gpu", "num_gpus", "model", "tokens", "precision")
+
 
 def labels_for(names: list[str], scenario_names: list[str]) -> list[str]:
     """Each design's column label: its scenario name, or what was typed where names repeat."""
@@ -60,13 +63,13 @@ def register(app: typer.Typer) -> None:
                                   elapsed_s=time.perf_counter() - t0).model_dump(mode="json"))
             return
         if how == "csv":
-            from ..units import LABELS
+            from ..units import LABELS, unit_of
 
             w = csv.writer(sys.stdout, lineterminator="\n")
             w.writerow(["field", "unit", *labels])
-            for key, (_, unit) in LABELS.items():
+            for key in dict.fromkeys([*IDENTITY, *LABELS]):
                 if any(h.get(key) is not None for h in heads):
-                    w.writerow([key, unit, *("" if h.get(key) is None else h.get(key) for h in heads)])
+                    w.writerow([key, unit_of(key), *("" if h.get(key) is None else h.get(key) for h in heads)])
             return
         rows = compare_rows(heads)
         emit_cells(["figure", *labels, "unit"], [[lab, *cells, u] for lab, u, cells in rows],

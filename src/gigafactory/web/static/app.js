@@ -115,10 +115,10 @@ async function update() {
   }
   const n = parseInt($("num_gpus").value, 10);
   const xs = sizes(n, domain);
-  try {
-    const sw = await call("/api/sweep", {...req, axes: {"cluster.num_gpus": xs}});
-    if (my !== seq) return;
-    const by = Object.fromEntries(sw.rows.map(r => [r["cluster.num_gpus"], r]));
+  // one bounded request per size, two at a time, the plots redrawn as each answer arrives (the
+  // current size is the headline just computed)
+  const by = {[n]: current.headline};
+  const draw = () => {
     const col = k => xs.map(x => (by[x] && typeof by[x][k] === "number") ? by[x][k] : null);
     Plot.lines($("plot-days"), {x: xs, xlabel: "GPU count", ylabel: "days from ground-breaking", mark: n, series: [
       {name: "p50", y: col("days_to_model_p50"), color: "#1f6feb"},
@@ -127,9 +127,25 @@ async function update() {
       ylabel2: "capex ($B)", mark: n, series: [
       {name: "peak power, MW", y: col("peak_mw"), color: "#c0392b", axis: "left"},
       {name: "capex, $B", y: col("capex_usd").map(v => v === null ? null : v / 1e9), color: "#27ae60", axis: "right"}]});
-  } catch (e) {
-    if (my === seq) $("plot-days").textContent = e.message;
-  }
+  };
+  draw();
+  const todo = xs.filter(x => x !== n).sort((a, b) => Math.abs(a - n) - Math.abs(b - n));
+  const failed = [];
+  const worker = async () => {
+    while (todo.length && my === seq) {
+      const x = todo.shift();
+      try {
+        const res = await call("/api/simulate", {...req, overrides: {...req.overrides, "cluster.num_gpus": x}});
+        if (my !== seq) return;
+        by[x] = res.headline;
+        draw();
+      } catch (e) {
+        if (my === seq) failed.push(`${Plot.fmt(x)} GPUs: ${e.message}`);
+      }
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  if (my === seq && failed.length) $("status").textContent += `; not plotted: ${failed.join("; ")}`;
 }
 
 function schedule() { clearTimeout(timer); timer = setTimeout(update, 250); }

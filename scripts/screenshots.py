@@ -69,6 +69,8 @@ def page_shot(browser: object, url: str, out: Path) -> None:
         sys.exit("sweep failed: " + pg.locator("#sweep-status").inner_text())
     pg.locator("#pareto-plot circle.front").first.click()
     pg.wait_for_selector("#open-point")
+    # the plots fill in one GPU count at a time: wait for all six sizes (two series each)
+    pg.wait_for_function("document.querySelectorAll('#plot-days circle.pt').length >= 12")
     pg.screenshot(path=str(out), full_page=True)
     pg.close()
 

@@ -325,9 +325,10 @@ def explain_plan(search: Any, best: Any) -> list[str]:
                        f"{r.memory['total']:.0f} GB of memory against {best.memory['total']:.0f} GB).")
             continue
         worse = sorted(((r.breakdown.get(k, 0.0) - v, k) for k, v in best.breakdown.items()), reverse=True)
-        worse = [(x, k) for x, k in worse if x > 1e-6][:3]
+        shown = 5e-4  # the sentence writes seconds to 3 decimals: smaller differences would read 0.000
+        worse = [(x, k) for x, k in worse if x >= shown][:3]
         better = [(x, k) for x, k in sorted((r.breakdown.get(k, 0.0) - v, k) for k, v in best.breakdown.items())
-                  if x < -1e-6][:2]
+                  if x <= -shown][:2]
         loses = ", ".join(f"+{x:.3f} s {k}" for x, k in worse) or "no single phase"
         gains = (" and saves " + ", ".join(f"{-x:.3f} s {k}" for x, k in better)) if better else ""
         out.append(f"Runner-up {rank}: {name} is {d / best.step_s:.1%} slower (+{d:.3f} s per step): it loses "

@@ -20,6 +20,7 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 from gigafactory.report import from_twin, write_report
+from gigafactory.resolve import load_scenario
 from gigafactory.twin import simulate
 from gigafactory.web.app import create_app
 
@@ -77,7 +78,7 @@ def page_shot(browser: object, url: str, out: Path) -> None:
 
 def report_shot(browser: object, out: Path) -> None:
     tmp = Path(tempfile.mkdtemp()) / "report.html"
-    write_report(from_twin(simulate()), tmp)
+    write_report(from_twin(simulate(load_scenario())), tmp)
     pg = browser.new_page(viewport={"width": 1200, "height": 900})
     pg.goto(tmp.as_uri())
     pg.wait_for_timeout(1500)

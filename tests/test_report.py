@@ -26,12 +26,13 @@ from gigafactory.report import (
     render_compare,
     site_of,
 )
+from gigafactory.resolve import load_scenario
 from gigafactory.twin import simulate
 
 
 @pytest.fixture(scope="module")
 def data() -> ReportData:
-    return from_twin(simulate(None, {"policies.trials": 50}))
+    return from_twin(simulate(load_scenario(None, {"policies.trials": 50})))
 
 
 def test_headline_is_labelled_with_units(data: ReportData) -> None:

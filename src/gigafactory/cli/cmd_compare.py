@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         from ..contract import CompareOut, Headline
         from ..errors import SpecError
         from ..report import compare_rows, from_twin, write_compare
+        from ..resolve import load_scenario
         from ..twin import simulate
         from ..web.api import jsonable
 
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
         for name in scenarios:
             if how == "table":
                 err_console.print(f"simulating {name} ...", highlight=False)
-            results.append(simulate(name, over, seed=seed))
+            results.append(simulate(load_scenario(name, over), seed=seed))
         labels = labels_for(scenarios, [r.scenario.name for r in results])
         heads = [r.headline() for r in results]
         if report is not None:

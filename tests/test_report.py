@@ -53,7 +53,7 @@ def test_cost_breakdown_has_no_zero_slice_and_dollar_values(data: ReportData) ->
     assert list(pie.labels) == ["compute", "network"]  # the 0 $ category is not a slice
     assert list(pie.text) == ["$3.00B", "$500M"]
     html = render(d)
-    assert "scale-up" not in html.split("<h2>Cost breakdown</h2>")[1].split("<h2>")[0]
+    assert "scale-up" not in html.split("<h2>Capital cost breakdown</h2>")[1].split("<h2>")[0]
     assert "capital cost ($B)" in html and ">3.50<" in html  # the total in the table's one scale
 
 

@@ -50,8 +50,10 @@ def register(app: typer.Typer) -> None:
             print_json(simulate_out(res, time.perf_counter() - t0, str(report) if report else None))
             return
         s = res.scenario
-        console.print(f"[bold]{s.name}[/]: {s.cluster.num_gpus:,} x {s.cluster.gpu.name} ({s.cluster.name}) "
-                      f"at {s.site.name}", soft_wrap=True)
+        where = (f"rented from {s.capacity.provider or 'a cloud'} ({s.capacity.term})"
+                 if s.capacity.mode == "rented" else f"at {s.site.name}")
+        console.print(f"[bold]{s.name}[/]: {s.cluster.num_gpus:,} x {s.cluster.gpu.name} ({s.cluster.name}) {where}",
+                      soft_wrap=True)
         console.print(f"job: {s.job.model.name}, {number(s.job.tokens, 'tokens')}, seq {s.job.seq_len:,}, "
                       f"batch {s.job.global_batch:,} sequences, {s.job.precision}", soft_wrap=True)
         print_headline(head, "headline")

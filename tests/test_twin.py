@@ -92,7 +92,7 @@ def test_cli_simulate_json_and_report(tmp_path) -> None:
 def test_cli_simulate_table() -> None:
     r = CliRunner().invoke(app, ["simulate"])
     assert r.exit_code == 0, r.output
-    assert "days from ground-breaking" in r.stdout and "MFU" in r.stdout
+    assert "days from ground-breaking" in r.stdout.lower() and "MFU" in r.stdout
 
 
 def test_simulate_bad_override_is_one_line() -> None:

@@ -68,7 +68,7 @@ def test_simulate_more_gpus_is_faster() -> None:
 def test_bad_input_gets_the_cli_error_as_422(body: dict, status: int, words: str) -> None:
     r = client.post("/api/simulate", json=body)
     assert r.status_code == status, r.text
-    assert words in r.json()["error"]
+    assert words in r.json()["error"]["message"]
 
 
 def test_sweep_is_bounded_and_returns_a_frontier() -> None:
@@ -78,7 +78,7 @@ def test_sweep_is_bounded_and_returns_a_frontier() -> None:
     assert [x["cluster.num_gpus"] for x in rows] == [16384, 32768] and all(x["error"] is None for x in rows)
     big = {"cluster.num_gpus": [8192 * i for i in range(1, 5)], "cluster.gpu.power_cap_w": [400, 500, 600, 700]}
     r = client.post("/api/sweep", json={"axes": big})
-    assert r.status_code == 422 and "web limit" in r.json()["error"]
+    assert r.status_code == 422 and "web limit" in r.json()["error"]["message"]
 
 
 def test_body_size_and_time_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,7 +88,7 @@ def test_body_size_and_time_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(api, "WORK_TIMEOUT_S", 0.05)  # the twin takes longer than this: its process is killed
     t0 = time.perf_counter()
     r = client.post("/api/simulate", json={})
-    assert r.status_code == 422 and "web limit" in r.json()["error"]
+    assert r.status_code == 422 and "web limit" in r.json()["error"]["message"]
     assert time.perf_counter() - t0 < 5
 
 

@@ -106,3 +106,22 @@ def unknown(field: str, kind: str, name: object, choices: Iterable[str]) -> Spec
 
 def _norm(s: str) -> str:
     return "".join(ch for ch in s.lower() if ch.isalnum())
+
+
+def error_json(exc: Exception) -> dict[str, dict[str, object]]:
+    """The one error shape of every ``--json`` output and of the web API:
+    ``{"error": {"field", "message", "allowed", "suggestion"}}`` (absent parts are null)."""
+    field: str | None = None
+    allowed: list[str] | None = None
+    suggestion: str | None = None
+    message = str(exc)
+    if isinstance(exc, SpecError):
+        field, allowed, suggestion, message = exc.field or None, exc.allowed, exc.suggestion, exc.line()
+    elif isinstance(exc, SpecErrors):
+        first = exc.errors[0] if exc.errors else None
+        field = first.field if first else None
+        allowed, suggestion = (first.allowed, first.suggestion) if first else (None, None)
+        message = "; ".join(e.line() for e in exc.errors)
+    elif isinstance(exc, InfeasiblePlan):
+        field = "plan"
+    return {"error": {"field": field, "message": message, "allowed": allowed, "suggestion": suggestion}}

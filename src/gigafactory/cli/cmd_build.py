@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from .common import console, design, friendly, print_json
+from .format import print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +59,7 @@ def register(app: typer.Typer) -> None:
         for name, d in (("first rack", b.first_rack_day), ("first training", b.first_training_day),
                         ("full size", b.full_size_day)):
             t.add_row(f"[bold]{name}[/]", "", "", f"{d['p50']:,.0f}", f"{d['p90']:,.0f}")
-        console.print(t)
+        print_table(t)
         if per_building:
             bt = Table(title="one build schedule per building (days from start, p50)", title_justify="left")
             for col in ("building", "starts", "racks", "GPUs", "first rack", "full", "full p90"):
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
                 bt.add_row(str(x.building), f"{x.start_day:,.0f}", f"{x.racks:,}", f"{x.gpus:,}",
                            f"{x.first_rack_day['p50']:,.0f}", f"{x.full_size_day['p50']:,.0f}",
                            f"{x.full_size_day['p90']:,.0f}")
-            console.print(bt)
+            print_table(bt)
         console.print(f"training starts {b.training_after_first_rack['p50']:.1f} days after the first rack (p50); "
                       f"full size on day {b.full_size_day['p50']:,.0f} ({b.full_size_day['p50'] / 365.25:.2f} years)")
         marks = [b.first_rack_day["p50"] + f * (b.full_size_day["p50"] - b.first_rack_day["p50"])

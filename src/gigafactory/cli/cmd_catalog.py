@@ -9,9 +9,11 @@ from rich.table import Table
 from rich.tree import Tree
 
 from .. import catalog
-from ..errors import unknown
+from ..errors import SpecError, unknown
 from ..resolve import DEFAULT_SCENARIO, builtin_scenarios, load_scenario, scenario_to_dict
+from ..units import Column
 from .common import console, fmt, friendly, parse_sets, print_json
+from .format import choose_format, emit_rows, format_option, print_table
 
 #: columns shown by `catalog list` per kind: (header, dotted field)
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -32,6 +34,12 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
 }
 ALIASES = {"gpu": "gpus", "scaleup": "scaleups", "scale-ups": "scaleups", "fabric": "fabrics",
            "model": "models", "cluster": "clusters", "site": "sites"}
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, dict) and "use" in v:  # a catalog entry with overrides
+        return f"{v['use']} (modified)"
+    return v
 
 
 def _get(d: dict[str, Any], dotted: str) -> Any:
@@ -68,29 +76,24 @@ def register(app: typer.Typer) -> None:
     @friendly
     def list_cmd(
         kind: str = typer.Argument(None, help="gpus | scaleups | fabrics | models | clusters | sites (all if omitted)"),
-        json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+        fmt: str = format_option(),
+        json_out: bool = typer.Option(False, "--json", help="machine-readable output (= --format json)"),
     ) -> None:
         """List catalog entries with their key figures."""
+        how = choose_format(fmt, json_out)
         kinds = [ALIASES.get(kind, kind)] if kind else list(catalog.KINDS)
         data = {k: list_entries(k) for k in kinds}
-        if json_out:
+        if how == "json":
             print_json(data)
             return
+        if how == "csv" and len(kinds) > 1:
+            raise SpecError("--format", "csv lists one kind at a time, e.g. `gigafactory catalog list gpus "
+                            "--format csv`", list(catalog.KINDS))
         for k, rows in data.items():
-            t = Table(title=f"{catalog.KINDS[k]}s ({k})", title_justify="left")
-            t.add_column("id", style="bold cyan")
-            t.add_column("name")
-            for head, _ in COLUMNS[k]:
-                t.add_column(head, justify="right")
-            for r in rows:
-                cells = [r["id"], str(r.get("name", ""))]
-                for _, f in COLUMNS[k]:
-                    v = _get(r, f)
-                    if isinstance(v, dict) and "use" in v:  # a catalog entry with overrides
-                        v = f"{v['use']} (modified)"
-                    cells.append("" if v is None else fmt(v) if isinstance(v, int | float) else str(v))
-                t.add_row(*cells)
-            console.print(t)
+            cols = [Column("id"), Column("name"), *(Column(f, h, "") for h, f in COLUMNS[k])]
+            flat = [{"id": r["id"], "name": r.get("name", ""), **{f: _cell(_get(r, f)) for _, f in COLUMNS[k]}}
+                    for r in rows]
+            emit_rows(flat, cols, how, f"{catalog.KINDS[k]}s ({k})")
 
     @cat.command("show")
     @friendly
@@ -115,7 +118,7 @@ def register(app: typer.Typer) -> None:
             t.add_row(path, fmt(value) if isinstance(value, int | float) and not isinstance(value, bool)
                       else str(value), "[yellow]yes[/]" if p and p.estimate else "",
                       p.source if p else "")
-        console.print(t)
+        print_table(t)
         if data.get("source"):
             console.print(f"[dim]entry source: {data['source']}[/]")
 

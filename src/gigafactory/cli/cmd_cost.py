@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from .common import console, design, friendly, print_json
+from .format import print_table
 
 
 def _m(x: float) -> str:
@@ -46,14 +47,14 @@ def register(app: typer.Typer) -> None:
         if rented:
             console.print("rented capacity: no capex, no building")
         else:
-            console.print(t)
+            print_table(t)
         o = Table(title="rent per year" if rented else "opex per year", title_justify="left")
         for col in ("kind", "basis", "$/yr"):
             o.add_column(col, justify="right" if col == "$/yr" else "left")
         for ln in rep.opex:
             o.add_row(ln.kind + (" ~" if ln.estimate else ""), ln.basis, _m(ln.usd_per_year))
         o.add_row("[bold]total[/]", "", f"[bold]{_m(rep.opex_per_year_usd)}[/]")
-        console.print(o)
+        print_table(o)
         if rented and rep.rental:
             console.print(f"billed at [bold]${rep.usd_per_gpu_hour:.2f}/GPU-h[/] ({rep.rental.term}); rental "
                           + ", ".join(f"{k} ${v:.2f}" for k, v in rep.rental_usd_per_gpu_hour.items()))

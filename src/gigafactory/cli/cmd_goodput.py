@@ -10,6 +10,7 @@ from rich.table import Table
 from ..resolve import load_scenario, spec, validate_spec
 from ..specs import Policies
 from .common import console, fmt, friendly, print_json
+from .format import print_table
 
 LOSS_LABELS = {"rework": "rework (lost since last checkpoint)", "detection": "failure detection",
                "restart": "restart + checkpoint load", "checkpoint": "checkpoint stalls",
@@ -70,21 +71,21 @@ def _print(r: Any, cluster: str, model: str) -> None:
     w, g = r.wall_days, r.goodput
     t.add_row("wall-clock days", *(f"{x:.1f}" for x in (w.p10, w.p50, w.p90, w.mean)))
     t.add_row("goodput %", *(f"{100 * x:.1f}" for x in (g.p10, g.p50, g.p90, g.mean)))
-    console.print(t)
+    print_table(t)
     t = Table(title="time lost (mean per run)")
     t.add_column("kind")
     t.add_column("hours", justify="right")
     t.add_column("days", justify="right")
     for k, h in r.losses_h.items():
         t.add_row(LOSS_LABELS.get(k, k), f"{h:,.0f}", f"{h / 24:.1f}")
-    console.print(t)
+    print_table(t)
     t = Table(title="interruptions by cause (mean per run)")
     t.add_column("cause")
     t.add_column("count", justify="right")
     for cid, n in sorted(r.interruptions.items(), key=lambda kv: -kv[1]):
         if n > 0:
             t.add_row(cid, f"{n:,.1f}")
-    console.print(t)
+    print_table(t)
     if r.whatifs:
         t = Table(title="what-if: each lever's gain")
         for col in ("lever", "without", "with", "goodput without %", "goodput with %", "gain pp", "days saved"):
@@ -92,4 +93,4 @@ def _print(r: Any, cluster: str, model: str) -> None:
         for x in r.whatifs:
             t.add_row(x.lever, x.without, x.with_, f"{100 * x.goodput_without:.1f}", f"{100 * x.goodput_with:.1f}",
                       f"{x.gain_pp:+.1f}", f"{x.days_saved:+.1f}")
-        console.print(t)
+        print_table(t)

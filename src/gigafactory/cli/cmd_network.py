@@ -8,8 +8,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..contract import power_in_mw
 from ..specs import Scenario
-from .common import console, design, fmt, friendly, print_json
+from .common import design, fmt, friendly, print_json
+from .format import print_table
 
 
 def _cluster(name: str | None, scenario: str | None, sets: list[str]):
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
             designs.append(_design(compare, set_))
         reports = [network_report(c, seed=seed, planes=planes).summary() for c in designs]
         if json_out:
-            print_json(reports[0] if len(reports) == 1 else reports)
+            print_json(power_in_mw(reports[0] if len(reports) == 1 else reports))
             return
         t = Table(title="scale-out fabric as built", title_justify="left")
         t.add_column("")
@@ -82,4 +84,4 @@ def register(app: typer.Typer) -> None:
             t.add_column(r["name"], overflow="fold")
         for i, (label, _) in enumerate(_rows(reports[0])):
             t.add_row(label, *[_rows(r)[i][1] for r in reports])
-        console.print(t)
+        print_table(t)

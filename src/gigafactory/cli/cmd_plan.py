@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
+from ..units import Column
 from .common import console, fmt, friendly, print_json
+from .format import choose_format, emit_rows, format_option
 
 #: most plans a table shows
 MAX_TOP = 100
@@ -63,7 +64,8 @@ def register(app: typer.Typer) -> None:
                                           "flags in quotes, or a file holding the launch command"),
         from_torchtitan: str = typer.Option(None, "--from-torchtitan", help="predict your own torchtitan 0.3 job: "
                                             "a config module file with one config function"),
-        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+        fmt: str = format_option(),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output (= --format json)"),
     ) -> None:
         """Search every parallel plan (vectorised) and print the fastest that fit."""
         from ..errors import SpecError, excerpt, unknown
@@ -116,26 +118,41 @@ def register(app: typer.Typer) -> None:
         if emit:
             typer.echo(emit_plan(job, res.best.plan, emit, cl), nl=False)
             return
-        if as_json:
+        how = choose_format(fmt, as_json)
+        if how == "json":
             print_json(res.to_dict())
             return
-        t = Table(title=f"{model} ({framework}) on {cl.num_gpus:,} x {cl.gpu.id}, gbs {gbs}, seq {seq}, {precision}",
-                  title_justify="left")
-        for col in ("plan", "GPUs", "step s", "tok/s/GPU", "TFLOP/s/GPU", "MFU", "mem GB", "exposed comm s", "bubble s"):
-            t.add_column(col, justify="right" if col != "plan" else "left")
-        for r in res.top:
-            p = r.plan
-            desc = f"tp{p.tp} pp{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else "") + f" cp{p.cp} ep{p.ep} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero}"
-            comm = sum(r.breakdown[k] for k in ("tp", "cp", "ep", "pp", "dp"))
-            t.add_row(desc, fmt(p.gpus), f"{r.step_s:.3f}", fmt(r.tokens_per_s_per_gpu), f"{r.model_tflops_per_gpu:.0f}",
-                      f"{r.mfu:.1%}", f"{r.memory['total']:.0f}/{r.memory['capacity']:.0f}", f"{comm:.3f}",
-                      f"{r.breakdown['bubble']:.3f}")
-        console.print(t)
+        emit_rows([plan_row(r) for r in res.top], PLAN_COLUMNS, how,
+                  f"{model} ({framework}) on {cl.num_gpus:,} x {cl.gpu.id}, gbs {gbs}, seq {seq}, {precision}")
+        if how == "csv":
+            return
         b = res.best.breakdown
-        console.print("best plan breakdown (s): " + ", ".join(f"{k} {v:.3f}" for k, v in b.items()))
+        console.print("best plan breakdown (s): " + ", ".join(f"{k} {v:.3f}" for k, v in b.items()), soft_wrap=True)
         rej = ", ".join(f"{r}: {n:,}" for r, n in res.rejected.items())
         console.print(f"searched {res.configs_evaluated:,} plans ({res.costed:,} costed in full) in {res.search_seconds:.2f} s; "
-                      f"ruled out: {rej}")
+                      f"ruled out: {rej}", soft_wrap=True)
+
+
+#: the columns of the plan table (the field names are those of plan_row)
+PLAN_COLUMNS = [Column("plan", "plan", ""), Column("gpus", "GPUs", ""), Column("step_s", "step", "s"),
+                Column("tokens_per_s_per_gpu", "tok/s/GPU", ""), Column("model_tflops_per_gpu", "TFLOP/s/GPU", ""),
+                Column("mfu", "MFU", "%"), Column("memory_gb", "mem", "GB"), Column("capacity_gb", "of", "GB"),
+                Column("exposed_comm_s", "exposed comm", "s"), Column("bubble_s", "bubble", "s")]
+
+
+def plan_text(p: Any) -> str:
+    return (f"tp{p.tp} pp{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else "")
+            + f" cp{p.cp} ep{p.ep} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero}")
+
+
+def plan_row(r: Any) -> dict[str, Any]:
+    """One searched plan as a flat row with units in its field names."""
+    p = r.plan
+    return {"plan": plan_text(p), "gpus": p.gpus, "step_s": r.step_s, "tokens_per_s_per_gpu": r.tokens_per_s_per_gpu,
+            "model_tflops_per_gpu": r.model_tflops_per_gpu, "mfu": r.mfu, "memory_gb": r.memory["total"],
+            "capacity_gb": r.memory["capacity"],
+            "exposed_comm_s": sum(r.breakdown[k] for k in ("tp", "cp", "ep", "pp", "dp") if k in r.breakdown),
+            "bubble_s": r.breakdown.get("bubble", 0.0)}
 
 
 def _cluster(cluster: str | None, gpu: str | None, gpus: int | None):

@@ -6,6 +6,7 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
+from ..contract import power_in_mw
 from ..fleet.power import Interruptions, Item, PowerReport, power
 from .common import console, design, fmt, friendly, print_json
 
@@ -112,6 +113,6 @@ def register(app: typer.Typer) -> None:
                 target = target.model_copy(update={"policies": pol})
             r = scenario_power(target, interruptions_per_day=interruptions, run_hours=hours)
         if json_out:
-            print_json(r.to_dict())
+            print_json(power_in_mw(r.to_dict()))
             return
         render(r)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from typing import Any
 
 import typer
@@ -16,12 +14,13 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
-from .common import console, err_console, fmt, friendly, print_json, writable_path
+from .common import console, err_console, friendly, print_json, writable_path
+from .format import ProgressLog, choose_format, emit_rows, format_option
 
 FRONTIER_SHOWN = 15
+PROGRESS_EVERY_S = 10.0  # off a terminal: one progress line this often
 
 
 class RateColumn(ProgressColumn):
@@ -46,7 +45,8 @@ def register(app: typer.Typer) -> None:
         evaluator: str = typer.Option(None, "--evaluator", help="registered evaluator: twin (default), spec, or an installed plug-in's name"),
         samples: int = typer.Option(None, "--samples", min=1, help="override the spec's random sample size"),
         report: str = typer.Option(None, "--report", help="HTML report path (default: RESULTS/report.html)"),
-        json_out: bool = typer.Option(False, "--json", help="machine-readable summary, no progress bar"),
+        fmt: str = format_option(),
+        json_out: bool = typer.Option(False, "--json", help="machine-readable summary (= --format json)"),
     ) -> None:
         """Run (or resume) a design-space sweep; one Parquet row per point, then the Pareto frontier."""
         from ..sweep import frontier, load_spec, run_sweep
@@ -54,11 +54,11 @@ def register(app: typer.Typer) -> None:
         from ..sweep.store import ResultStore
 
         writable_path(report, "--report")
+        how = choose_format(fmt, json_out)
         s = load_spec(spec, {"samples": samples} if samples else None)
-        if json_out:
-            res = run_sweep(s, out, backend=backend, address=address, workers=workers, chunk_size=chunk_size,
-                            fresh=fresh, evaluator=evaluator)
-        else:
+        run = dict(backend=backend, address=address, workers=workers, chunk_size=chunk_size, fresh=fresh,
+                   evaluator=evaluator)
+        if how == "table" and err_console.is_terminal:
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
                           TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False) as bar:
                 task = bar.add_task(s.name, total=s.size)
@@ -71,8 +71,9 @@ def register(app: typer.Typer) -> None:
                         return
                     bar.update(task, total=total - first[0], completed=done - first[0])
 
-                res = run_sweep(s, out, backend=backend, address=address, workers=workers, chunk_size=chunk_size,
-                                fresh=fresh, evaluator=evaluator, progress=progress)
+                res = run_sweep(s, out, progress=progress, **run)
+        else:  # a log, a pipe, CI: a line every PROGRESS_EVERY_S on stderr
+            res = run_sweep(s, out, progress=ProgressLog(s.name, every_s=PROGRESS_EVERY_S), **run)
         store = ResultStore(res.results)
         if res.set_aside:
             err_console.print(f"damaged chunk{'s' if len(res.set_aside) > 1 else ''} set aside in "
@@ -82,26 +83,30 @@ def register(app: typer.Typer) -> None:
         page = write_sweep_report(store, report) if res.complete else None
         objs = list(s.objectives)
         axes = [a.column for a in s.axes]
-        if json_out:
+        shown = [c for c in ["point_id", *axes, *objs] if c in front.column_names]
+        summary = (f"{res.name}: {res.total:,} points, {res.already_done:,} already stored, "
+                   f"{res.evaluated:,} evaluated ({res.errors:,} rejected) in {res.elapsed_s:.1f} s "
+                   f"= {res.points_per_s:,.0f} points/s on {res.workers} {res.backend} workers")
+        if how == "json":
             print_json({"name": res.name, "results": res.results, "total": res.total,
                         "already_done": res.already_done, "evaluated": res.evaluated, "errors": res.errors,
                         "elapsed_s": res.elapsed_s, "points_per_s": res.points_per_s, "backend": res.backend,
                         "workers": res.workers, "complete": res.complete, "interrupted": res.interrupted,
                         "set_aside": list(res.set_aside),
                         "report": str(page) if page else None, "objectives": objs,
-                        "frontier": front.select([c for c in ["point_id", *axes, *objs] if c in front.column_names]
-                                                 ).to_pylist() if front.num_rows else []})
+                        "frontier": front.select(shown).to_pylist() if front.num_rows else []})
+        elif how == "csv":
+            err_console.print(summary, highlight=False, soft_wrap=True)
+            emit_rows(front.select(shown).to_pylist() if front.num_rows else [], shown, "csv")
         else:
-            console.print(f"[bold]{res.name}[/]: {res.total:,} points, {res.already_done:,} already stored, "
-                          f"{res.evaluated:,} evaluated ({res.errors:,} rejected) in {res.elapsed_s:.1f} s "
-                          f"= {res.points_per_s:,.0f} points/s on {res.workers} {res.backend} workers")
+            console.print(f"[bold]{res.name}[/]" + summary[len(res.name):], soft_wrap=True)
             console.print(f"results: {res.results}  (gigafactory query \"SELECT * FROM ok LIMIT 5\" "
-                          f"--results {res.results})")
+                          f"--results {res.results})", soft_wrap=True)
             if front.num_rows:
                 _print_table(front.slice(0, FRONTIER_SHOWN).to_pylist(), [*axes, *objs],
                              f"Pareto frontier ({front.num_rows:,} points; minimising {', '.join(objs)})")
             if page:
-                console.print(f"report: {page}")
+                console.print(f"report: {page}", soft_wrap=True)
         if res.interrupted:
             err_console.print(f"interrupted: {res.already_done + res.evaluated:,} of {res.total:,} points stored; "
                               "re-run the same command to resume")
@@ -112,33 +117,23 @@ def register(app: typer.Typer) -> None:
     def query_cmd(
         sql: str = typer.Argument(..., help='DuckDB SQL over views results, ok, pareto: "SELECT * FROM pareto"'),
         results: str = typer.Option(None, "--results", "-r", help="results directory (default: newest under ./sweeps)"),
-        json_out: bool = typer.Option(False, "--json", help="rows as JSON"),
-        csv_out: bool = typer.Option(False, "--csv", help="rows as CSV"),
+        fmt: str = format_option(),
+        json_out: bool = typer.Option(False, "--json", help="rows as JSON (= --format json)"),
+        csv_out: bool = typer.Option(False, "--csv", help="rows as CSV (= --format csv)"),
         limit: int = typer.Option(200, "--limit", min=1, help="rows shown in the table view"),
     ) -> None:
         """Run SQL over a sweep's Parquet results with DuckDB."""
         from ..sweep import query
 
+        how = choose_format(fmt, json_out, csv_out)
         table = query(sql, results)
         rows = table.to_pylist()
-        if json_out:
-            print_json(rows)
-        elif csv_out:
-            w = csv.writer(sys.stdout)
-            w.writerow(table.column_names)
-            for r in rows:
-                w.writerow([r[c] for c in table.column_names])
+        if how == "table":
+            emit_rows(rows[:limit], table.column_names, how,
+                      f"{len(rows):,} rows" + (f" (first {limit})" if len(rows) > limit else ""))
         else:
-            _print_table(rows[:limit], table.column_names,
-                         f"{len(rows):,} rows" + (f" (first {limit})" if len(rows) > limit else ""))
+            emit_rows(rows, table.column_names, how)
 
 
-def _print_table(rows: list[dict[str, Any]], cols: list[str], title: str) -> None:
-    cols = [c for c in cols if not rows or c in rows[0]]
-    t = Table(title=title, title_justify="left")
-    for c in cols:
-        t.add_column(c, justify="right", overflow="fold")
-    for r in rows:
-        t.add_row(*["" if r[c] is None else fmt(r[c]) if isinstance(r[c], int | float) and not isinstance(r[c], bool)
-                    else str(r[c]) for c in cols])
-    console.print(t)
+def _print_table(rows: list[dict[str, Any]], cols: list[str], title: str, how: str = "table") -> None:
+    emit_rows(rows, [c for c in cols if not rows or c in rows[0]], how, title)

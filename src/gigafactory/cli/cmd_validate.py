@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from ..errors import SpecError, excerpt
+from ..units import Column
 from .common import console, friendly, print_json
+from .format import choose_format, emit_rows, format_option
 
 #: the largest measurement CSV read (shared/groundtruth/train.csv is ~100 kB)
 MAX_CSV_BYTES = 20_000_000
@@ -38,17 +39,19 @@ def register(app: typer.Typer) -> None:
     @friendly
     def validate_cmd(
         data: str = typer.Option(..., "--data", help="CSV in the schema of shared/groundtruth/train.csv"),
-        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+        fmt: str = format_option(),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output (= --format json)"),
     ) -> None:
         """Predict each row's measured metric for its own configuration and report the errors."""
         from ..perf.validate import validate
 
+        how = choose_format(fmt, as_json)
         check_text_file(data, "--data")
         res = validate(data)
-        if not res["n"] and (res["skipped"] == [] or not as_json):  # JSON still lists why rows were skipped
+        if not res["n"] and (res["skipped"] == [] or how != "json"):  # JSON still lists why rows were skipped
             why = f"; {len(res['skipped'])} skipped, first: {res['skipped'][0]['reason']}" if res["skipped"] else ""
             raise SpecError("--data", f"{excerpt(data)} has no row that can be predicted{why}")
-        if as_json:
+        if how == "json":
             print_json({
                 "n": res["n"], "mape_pct": res["mape_pct"],
                 "rows": [{k: r[k] for k in ("id", "metric", "measured", "predicted", "error_pct", "gpu", "source", "plan", "notes")}
@@ -56,21 +59,18 @@ def register(app: typer.Typer) -> None:
                 "skipped": res["skipped"], "by_gpu": res["by_gpu"], "by_source": res["by_source"],
             })
             return
-        t = Table(title=f"{data}: predicted vs measured", title_justify="left")
-        for col in ("id", "gpu", "metric", "measured", "predicted", "error %", "plan (filled knobs in notes)"):
-            t.add_column(col, justify="right" if col in ("measured", "predicted", "error %") else "left")
-        for r in res["rows"]:
-            t.add_row(r["id"], r["gpu"], r["metric"], f"{r['measured']:,.4g}", f"{r['predicted']:,.4g}",
-                      f"{r['error_pct']:+.1f}", r["plan"] + (f"  [dim]{r['notes']}[/]" if r["notes"] else ""))
-        console.print(t)
+        cols = [Column("id"), Column("gpu"), Column("metric"), Column("measured", unit=""),
+                Column("predicted", unit=""), Column("error_pct", "error", "%pt"), Column("plan"), Column("notes")]
+        rows = [{**r, "error_pct": r["error_pct"] / 100.0} if how == "table" else r for r in res["rows"]]
+        if how == "csv":
+            emit_rows(res["rows"], cols, "csv")
+            return
+        emit_rows(rows, [c if c.key != "error_pct" else Column("error_pct", "error", "%") for c in cols], how,
+                  f"{data}: predicted vs measured")
         for name in ("by_gpu", "by_source"):
-            s = Table(title=f"MAPE {name.replace('_', ' ')}", title_justify="left")
-            s.add_column(name[3:])
-            s.add_column("n", justify="right")
-            s.add_column("MAPE %", justify="right")
-            for k, v in res[name].items():
-                s.add_row(k, str(v["n"]), f"{v['mape_pct']:.1f}")
-            console.print(s)
+            emit_rows([{name[3:]: k, "n": v["n"], "mape": v["mape_pct"] / 100.0} for k, v in res[name].items()],
+                      [Column(name[3:]), Column("n", unit=""), Column("mape", "MAPE", "%")], how,
+                      f"MAPE {name.replace('_', ' ')}")
         console.print(f"[bold]overall: n={res['n']}, MAPE {res['mape_pct']:.1f}%[/]")
         for sk in res["skipped"]:
-            console.print(f"[yellow]skipped {sk['id']}: {sk['reason']}[/]")
+            console.print(f"[yellow]skipped {sk['id']}: {sk['reason']}[/]", soft_wrap=True)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from .. import yamlio
-from ..errors import GigafactoryError, SpecError, excerpt
+from ..errors import GigafactoryError, SpecError, error_json, excerpt
 
 console = Console()
 err_console = Console(stderr=True)
@@ -20,14 +20,25 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: the parameter names through which commands ask for JSON output
+JSON_FLAGS = ("json_out", "as_json")
+
+
+def wants_json(kwargs: dict[str, Any]) -> bool:
+    return any(kwargs.get(k) is True for k in JSON_FLAGS) or kwargs.get("fmt") == "json"
+
+
 def friendly(fn: F) -> F:
-    """Turn core errors into one line on stderr and exit status 2 (works under typer's runner)."""
+    """Turn core errors into one line on stderr and exit status 2 (works under typer's runner); under
+    ``--json`` / ``--format json`` the error is also printed on stdout in the JSON contract's shape."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except GigafactoryError as exc:
+            if wants_json(kwargs):
+                print_json(error_json(exc))
             for line in str(exc).splitlines():
                 err_console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -52,15 +63,10 @@ def _default(obj: Any) -> Any:
 
 
 def fmt(x: float, digits: int = 3) -> str:
-    """A number for a table: thousands separators, sensible precision."""
-    if isinstance(x, bool) or x is None:
-        return str(x)
-    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
-        return f"{int(x):,}"
-    ax = abs(x)
-    if ax >= 1e5 or (ax < 1e-3 and ax > 0):
-        return f"{x:.{digits}g}"
-    return f"{x:,.{max(0, digits - len(str(int(ax))))}f}" if ax >= 1 else f"{x:.{digits}g}"
+    """A number for a table, in the one notation of :func:`gigafactory.units.number`."""
+    from ..units import number
+
+    return number(x, "", digits)
 
 
 def writable_path(path: Any, flag: str) -> None:

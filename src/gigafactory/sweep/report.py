@@ -9,10 +9,10 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
+from ..units import Column, format_rows, unit_of
 from .results import connect, frontier, objectives_of
 from .store import ResultStore
 
@@ -95,11 +95,11 @@ def write_sweep_report(store: ResultStore, path: str | Path | None = None, limit
         co = objs[2] if len(objs) > 2 else objs[1]
         bg = con.execute(f'SELECT "{xo}", "{yo}" FROM ok USING SAMPLE {MAX_BACKGROUND} ROWS').fetchall()
         plot = scatter_svg([r[0] for r in bg], [r[1] for r in bg], _col(front, xo), _col(front, yo),
-                           _col(front, co), xo, yo, co)
+                           _col(front, co), _titled(xo), _titled(yo), _titled(co))
     cols = axes + [o for o in objs if o not in axes]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in cols) + "</tr>"
-                   for r in front.slice(0, limit).to_pylist())
+    heads, cells = format_rows(front.slice(0, limit).to_pylist(), [Column(c) for c in cols])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in heads)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
     doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>sweep {html.escape(str(m.get('name', '')))}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:1000px}}table{{border-collapse:collapse}}
@@ -118,7 +118,7 @@ def _col(t: pa.Table, name: str) -> list[float]:
     return [float(v) for v in t.column(name).to_pylist()]
 
 
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
-    return "" if v is None else str(v)
+def _titled(name: str) -> str:
+    """An axis title with its unit: ``capex_usd ($)``."""
+    unit = unit_of(name)
+    return f"{name} ({unit})" if unit else name

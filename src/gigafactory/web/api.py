@@ -164,9 +164,11 @@ def sweep_point(raw: dict[str, Any]) -> dict[str, Any]:
 def simulate_work(req: ScenarioRequest) -> dict[str, Any]:
     import time
 
+    from ..contract import simulate_shape
+
     t0 = time.perf_counter()
-    head = headline(resolve(req))
-    return {"evaluator": "twin", "headline": head, "elapsed_s": time.perf_counter() - t0}
+    scen = resolve(req)
+    return simulate_shape(scen.name, headline(scen), time.perf_counter() - t0)
 
 
 def plan_work(req: PlanRequest) -> Any:

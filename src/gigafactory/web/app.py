@@ -24,13 +24,13 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..errors import GigafactoryError, closest, excerpt
-from . import api
+from ..contract import ErrorOut, power_in_mw
+from ..errors import GigafactoryError, SpecError, closest, error_json, excerpt
+from . import api, api_compare
 from .api import GoodputRequest, PlanRequest, ScenarioRequest, SweepRequest
 from .worker import WorkerPool, WorkFailed, WorkRejected, error_body
 
@@ -88,19 +88,13 @@ class BodyLimit:
 
 
 async def _too_large(send: Send) -> None:
-    await JSONResponse({"error": f"request body over {MAX_BODY_BYTES:,} bytes"}, status_code=413)(
+    await JSONResponse(error_json(SpecError("request", f"body over {MAX_BODY_BYTES:,} bytes")), status_code=413)(
         {"type": "http"}, _no_receive, send)
 
 
 async def _no_receive() -> Message:  # pragma: no cover - a JSONResponse does not read the request
     return {"type": "http.disconnect"}
 
-
-class ErrorOut(BaseModel):
-    error: str
-    field: str | None = None
-    allowed: list[str] | None = None
-    suggestion: str | None = None
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorOut, "description": "bad input or over a work limit"}}
@@ -156,11 +150,13 @@ def create_app(allowed_hosts: list[str] | None = None) -> FastAPI:
 
     @app.exception_handler(WorkFailed)
     async def on_failed(_: Request, exc: WorkFailed) -> JSONResponse:
-        return JSONResponse({"error": f"internal error: {str(exc)[:300]}"}, status_code=500)
+        return JSONResponse({"error": {"field": None, "message": f"internal error: {str(exc)[:300]}", "allowed": None,
+                                       "suggestion": None}}, status_code=500)
 
     @app.exception_handler(HTTPException)
     async def on_http(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)[:300]}, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"error": {"field": None, "message": str(exc.detail)[:300], "allowed": None,
+                                       "suggestion": None}}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -171,6 +167,7 @@ def create_app(allowed_hosts: list[str] | None = None) -> FastAPI:
         return FileResponse(str(STATIC.joinpath("index.html")), media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(api_compare.router)
 
     @app.get("/api/health", tags=["meta"])
     async def health() -> dict[str, Any]:
@@ -201,26 +198,26 @@ def create_app(allowed_hosts: list[str] | None = None) -> FastAPI:
         return await work(api.sweep, req)
 
     @app.post("/api/plan", tags=["layers"], responses=ERRORS)
-    async def plan(req: PlanRequest) -> dict[str, Any]:
+    async def plan(req: PlanRequest) -> Any:
         """The best parallel plans for the scenario's job on its cluster."""
-        return {"result": await work(api.plan_work, req)}
+        return await work(api.plan_work, req)
 
     @app.post("/api/goodput", tags=["layers"], responses=ERRORS)
-    async def goodput(req: GoodputRequest) -> dict[str, Any]:
+    async def goodput(req: GoodputRequest) -> Any:
         """Monte Carlo goodput under failures and checkpoints for `days` of failure-free compute."""
-        return {"result": await work(api.goodput_work, req)}
+        return await work(api.goodput_work, req)
 
     @app.post("/api/power", tags=["layers"], responses=ERRORS)
-    async def power(req: ScenarioRequest) -> dict[str, Any]:
+    async def power(req: ScenarioRequest) -> Any:
         """Power budget, waveform and site verdict."""
-        return {"result": await work(api.power_work, req)}
+        return power_in_mw(await work(api.power_work, req))
 
     @app.get("/api/claims", tags=["layers"], responses=ERRORS)
     async def claims() -> dict[str, Any]:
         """Public claims about real clusters, each checked against the twin (computed once per server)."""
         if not claims_cache:
             claims_cache.append(await work(api.claims))
-        return {"result": claims_cache[0]}
+        return claims_cache[0]
 
     return app
 
@@ -247,4 +244,5 @@ def validation_body(errs: list[Any]) -> dict[str, Any]:
         text += f"; did you mean {suggestion!r}?"
     detail = [{"loc": [str(p)[:120] for p in e.get("loc", ())][:8], "msg": str(e.get("msg", ""))[:200],
                "type": str(e.get("type", ""))[:40]} for e in errs[:10]]
-    return {"error": text[:600], "field": field[:120] or None, "suggestion": suggestion, "detail": detail}
+    return {"error": {"field": field[:120] or None, "message": text[:600], "allowed": None, "suggestion": suggestion},
+            "detail": detail}

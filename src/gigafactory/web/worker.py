@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ..errors import GigafactoryError, InfeasiblePlan, SpecError, SpecErrors
+from ..errors import GigafactoryError, error_json
 
 #: modules the forkserver imports once, so that each worker starts warm
 PRELOAD = ["gigafactory.web.api", "gigafactory.twin", "gigafactory.perf.planner", "gigafactory.fleet.goodput",
@@ -51,14 +51,11 @@ class WorkFailed(Exception):
 
 
 def error_body(exc: GigafactoryError) -> dict[str, Any]:
-    """The JSON reply for a user error: the CLI's line, the field, the allowed values, a suggestion."""
-    if isinstance(exc, SpecError):
-        return {"error": exc.line(), "field": exc.field, "allowed": exc.allowed, "suggestion": exc.suggestion}
-    if isinstance(exc, SpecErrors):
-        return {"error": str(exc).replace("\n", "; ")[:MAX_ERROR_CHARS], "field": exc.errors[0].field}
-    if isinstance(exc, InfeasiblePlan):
-        return {"error": str(exc)[:MAX_ERROR_CHARS], "field": "plan"}
-    return {"error": str(exc)[:MAX_ERROR_CHARS]}
+    """The JSON reply for a user error, the contract's shape (``{"error": {"field", "message", "allowed",
+    "suggestion"}}``, as every ``--json`` command prints it), its message cut to a short length."""
+    body = error_json(exc)
+    body["error"]["message"] = str(body["error"]["message"])[:MAX_ERROR_CHARS]
+    return body
 
 
 def _context() -> Any:

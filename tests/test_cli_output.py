@@ -234,7 +234,7 @@ def test_api_errors_have_the_same_shape() -> None:
 
     from gigafactory.web.app import create_app
 
-    c = TestClient(create_app())
+    c = TestClient(create_app(), base_url="http://127.0.0.1")
     r = c.post("/api/simulate", json={"overrides": {"cluster.gpu": "H100"}})
     assert r.status_code == 422
     err = r.json()["error"]

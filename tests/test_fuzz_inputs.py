@@ -205,7 +205,7 @@ def test_api_gives_finite_figures_or_one_line_422(client: TestClient, monkeypatc
     if r.status_code == 200:
         assert finite(out)
     else:
-        assert "\n" not in out["error"] and len(out["error"]) <= 700 and len(r.content) < 8_000
+        assert "\n" not in out["error"]["message"] and len(out["error"]["message"]) <= 700 and len(r.content) < 8_000
 
 
 def test_api_refuses_foreign_hosts_chunked_bodies_and_nan() -> None:
@@ -223,9 +223,9 @@ def test_api_refuses_foreign_hosts_chunked_bodies_and_nan() -> None:
     assert r.status_code == 413 and len(r.content) < 500  # cut while streaming, nothing echoed
     r = local.post("/api/simulate", content='{"overrides": {"cluster.num_gpus": NaN}}',
                    headers={"content-type": "application/json"})
-    assert r.status_code == 422 and "cluster.num_gpus" in r.json()["error"]
+    assert r.status_code == 422 and "cluster.num_gpus" in r.json()["error"]["message"]
     r = local.post("/api/simulate", json={"overrides": {"cluster.num_gpu": 8}})
-    assert r.status_code == 422 and "did you mean 'cluster.num_gpus'" in r.json()["error"]
+    assert r.status_code == 422 and "did you mean 'cluster.num_gpus'" in r.json()["error"]["message"]
 
 
 # ---------------------------------------------------------------------------- loopback load test

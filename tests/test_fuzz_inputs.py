@@ -33,6 +33,7 @@ from gigafactory.errors import GigafactoryError
 from gigafactory.resolve import load_scenario, scenario_to_dict
 from gigafactory.web import api
 from gigafactory.web.app import create_app
+from procs import descendants
 
 runner = CliRunner()
 FIELDS = sorted(api.OVERRIDE_PATHS)
@@ -229,21 +230,6 @@ def test_api_refuses_foreign_hosts_chunked_bodies_and_nan() -> None:
 
 
 # ---------------------------------------------------------------------------- loopback load test
-def _children(pid: int) -> set[int]:
-    kids: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(d.name))
-    out, todo = set(), [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return out
 
 
 def _cpu_s(pids: set[int]) -> float:
@@ -295,7 +281,7 @@ def test_timed_out_requests_leave_no_cpu_spinning(monkeypatch: pytest.MonkeyPatc
         deadline = time.monotonic() + 5
         busy = 1.0
         while time.monotonic() < deadline:
-            procs = _children(os.getpid())
+            procs = descendants(os.getpid())
             before = _cpu_s(procs)
             time.sleep(0.5)
             busy = _cpu_s(procs) - before

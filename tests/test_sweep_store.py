@@ -16,6 +16,7 @@ import yaml
 from gigafactory.errors import SpecError
 from gigafactory.sweep import query, run_sweep
 from gigafactory.sweep.store import LOCK, ResultStore
+from procs import descendants
 from test_sweep_resume import cli, env, wait_for_parts
 
 SPEC = {"name": "store", "evaluator": "spec", "objectives": ["ideal_days", "gpu_capex_usd"],
@@ -64,22 +65,6 @@ def test_two_concurrent_sweeps_store_each_point_once(tmp_path: Path) -> None:
     assert len(ids) == len(set(ids)) == 60
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    out, todo = set(), [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return out
 
 
 def _alive(pid: int) -> bool:
@@ -99,7 +84,7 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
                             env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_parts(out, 1, proc)
-        kids = _descendants(proc.pid)
+        kids = descendants(proc.pid)
         assert len(kids) >= 2  # forkserver and workers (and the resource tracker)
     finally:
         proc.send_signal(signal.SIGKILL)  # the coordinator alone, as the OOM killer would

@@ -126,8 +126,9 @@ def register(app: typer.Typer) -> None:
                   f"{model} ({framework}) on {cl.num_gpus:,} x {cl.gpu.id}, gbs {gbs}, seq {seq}, {precision}")
         if how == "csv":
             return
-        b = res.best.breakdown
-        console.print("best plan breakdown (s): " + ", ".join(f"{k} {v:.3f}" for k, v in b.items()), soft_wrap=True)
+        b = res.best.terms or res.best.breakdown
+        console.print("best plan, exposed seconds per step by term: " + ", ".join(f"{k} {v:.3f}" for k, v in b.items()),
+                      soft_wrap=True)
         rej = ", ".join(f"{r}: {n:,}" for r, n in res.rejected.items())
         console.print(f"searched {res.configs_evaluated:,} plans ({res.costed:,} costed in full) in {res.search_seconds:.2f} s; "
                       f"ruled out: {rej}", soft_wrap=True)
@@ -222,7 +223,8 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
     console.print(f"step {r.step_s:.3f} s, {fmt(r.tokens_per_s_per_gpu)} tok/s/GPU, {r.model_tflops_per_gpu:.0f} "
                   f"TFLOP/s/GPU, MFU {r.mfu:.1%}, memory {r.memory['total']:.0f}/{r.memory['capacity']:.0f} GB",
                   highlight=False)
-    console.print("breakdown (s): " + ", ".join(f"{k} {v:.3f}" for k, v in r.breakdown.items()), highlight=False)
+    console.print("exposed seconds per step by term: " + ", ".join(f"{k} {v:.3f}" for k, v in (r.terms or r.breakdown).items()),
+                  highlight=False)
     if launch.unmodelled:
         console.print("read, not modelled (no effect on the step): " + " ".join(launch.unmodelled), highlight=False)
     for a in launch.assumed:

@@ -82,7 +82,7 @@ def web_figures() -> list[tuple[dict, float, float]]:
 
     from gigafactory.web.app import create_app
 
-    client = TestClient(create_app())
+    client = TestClient(create_app(), base_url="http://127.0.0.1")
     assert client.post("/api/simulate", json={}).status_code == 200  # the page loads the default
     out = []
     for change in CHANGES:

@@ -45,7 +45,7 @@ from .communication import (
     tp_collective,
 )
 from .efficiency import INPUT_BYTES, Calibration, calibration, compute_clock_factor, const, exp_rate, sms
-from .gemm import GemmDevice, gemm_time, linear_times
+from .gemm import GemmDevice, linear_times
 from .launch import kernels_per_pass
 from .memory import memory_bytes
 from .memory_bound import LOW_PRECISION, cross_entropy_bytes, layer_bytes, optimizer_bytes
@@ -360,11 +360,6 @@ def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib
     return base * np.where(bubbled, 1.0 + (pp - 1) / (np.maximum(v, 1.0) * m), 1.0)
 
 
-def evaluate_lm_head_rate(job: Job, cluster: Cluster, c: Calibration) -> float:
-    """The bf16 GEMM rate (the LM head runs in bf16 even under low-precision recipes)."""
-    return devices(job, cluster, c)[1].rate
-
-
 def _recompute_flops(a: Arch, s: float, kind: str) -> float:
     attn = 2.0 * s * a.heads * (a.d_qk + a.d_v) * 0.5 * a.layers
     if kind == "selective":
@@ -373,4 +368,4 @@ def _recompute_flops(a: Arch, s: float, kind: str) -> float:
     return 2.0 * lin + attn
 
 
-__all__ = ["BREAKDOWN", "RECOMPUTE", "TERMS", "evaluate_batch", "gemm_time", "step_lower_bound"]
+__all__ = ["BREAKDOWN", "RECOMPUTE", "TERMS", "evaluate_batch", "step_lower_bound"]

@@ -51,14 +51,6 @@ def tp_collective(fab, T, hidden: float, tp):
     return nc.reduce_scatter(fab, np.asarray(T, dtype=float) * hidden * 2.0, tp, 1)
 
 
-def cp_exchange(fab, cp_type, T, kv_local, q_local, tp, cp, attn_f, attn_b, domain: int):
-    """(forward, backward) exposed seconds of context parallelism in one layer (see module doc)."""
-    v = cp_variants(fab, T, kv_local, q_local, tp, cp, attn_f, attn_b, domain)
-    f = np.select([cp_type == A2A, cp_type == ALLGATHER], [v[A2A][0], v[ALLGATHER][0]], default=v[P2P][0])
-    b = np.select([cp_type == A2A, cp_type == ALLGATHER], [v[A2A][1], v[ALLGATHER][1]], default=v[P2P][1])
-    return f, b
-
-
 def cp_variants(fab, T, kv_local, q_local, tp, cp, attn_f, attn_b, domain: int) -> dict[int, tuple]:
     """(forward, backward) exposed seconds of each ``cp_comm_type``, by its column code.
 
@@ -78,13 +70,6 @@ def cp_variants(fab, T, kv_local, q_local, tp, cp, attn_f, attn_b, domain: int) 
             ALLGATHER: (np.where(on, ag, 0.0), np.where(on, ag, 0.0))}
 
 
-def moe_dispatch(fab, cluster, dispatcher, T_h, hidden: float, top_k: int, ep, etp, low_precision: bool):
-    """Seconds of one dispatch plus one combine of an MoE layer for one micro-batch."""
-    v = dispatch_variants(fab, cluster, T_h, hidden, top_k, ep, etp, low_precision)
-    d = np.asarray(dispatcher)
-    return np.select([d == DISPATCH_AG, d == DISPATCH_FLEX], [v[DISPATCH_AG], v[DISPATCH_FLEX]], default=v[DISPATCH_A2A])
-
-
 def dispatch_variants(fab, cluster, T_h, hidden: float, top_k: int, ep, etp, low_precision: bool) -> dict[int, np.ndarray]:
     """Seconds of one dispatch plus one combine under each dispatcher, by its column code."""
     T_h = np.asarray(T_h, dtype=float)
@@ -102,14 +87,9 @@ def dispatch_variants(fab, cluster, T_h, hidden: float, top_k: int, ep, etp, low
     intra = per_token * top_k * (g - 1) / ep
     remote = per_token * (d - 1) * (1 - (1 - 1 / d) ** top_k)
     one_way = lambda b: np.maximum(intra * b / nvl, remote * b / rdma)  # noqa: E731
-    flex = one_way(d_bytes) + one_way(2.0) + np.where(d > 1, 2 * nc.send_recv(fab, 1.0, fab_domain(cluster)), 0.0)
+    flex = one_way(d_bytes) + one_way(2.0) + np.where(d > 1, 2 * nc.send_recv(fab, 1.0, cluster.domain_size), 0.0)
     on = ep > 1
     return {DISPATCH_A2A: np.where(on, a2a, 0.0), DISPATCH_AG: np.where(on, gather, 0.0), DISPATCH_FLEX: np.where(on, flex, 0.0)}
-
-
-def fab_domain(cluster) -> int:
-    """Stride that reaches the next NVLink domain (a scale-out hop)."""
-    return int(cluster.domain_size)
 
 
 def etp_collectives(fab, tokens_routed, hidden: float, etp):

@@ -43,14 +43,15 @@ from .step import StepResult, result_at
 
 MBS = (1, 2, 4, 8, 16)
 VPP = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
-ZEROS = (0, 1, 2, 3)
 CP_MAX = 64
 CHUNK = 1 << 16  # plans costed per vectorised pass
 LATE_AXES = ("etp", "schedule")  # added after vpp, each rule-checked (and any fixed choice axis)
 ETP = (1, 2, 4, 8)
 # what each stack runs (schedules, ZeRO stages, CP exchanges, MoE dispatchers) comes from one table,
 # perf/frameworks.py CAPABILITIES, sourced from the frameworks' own argument checks
-CHOICE_AXES = ("schedule", "cp_comm_type", "moe_dispatcher")
+#: options that change one term each: the engine picks the fastest per plan unless a constraint fixes one
+ENGINE_CHOSEN = ("cp_comm_type", "moe_dispatcher")
+CHOICE_AXES = ("schedule", *ENGINE_CHOSEN)  # Literal-valued axes (column codes)
 CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", "sequence_parallel",
                "tp_comm_overlap", "ep_comm_overlap", "tp_cross_domain", "max_tp", "flash", "etp", "schedule",
                "cp_comm_type", "moe_dispatcher")
@@ -131,7 +132,7 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
     survivors times one axis. Not-yet-added axes hold a neutral value (1) that no rule rejects.
     """
     per_plan = ax["recompute"].size * ax["zero"].size
-    tail = ("ep", "mbs", "vpp", *LATE_AXES, *(k for k in CHOICE_AXES if k in ax and k not in LATE_AXES))
+    tail = ("ep", "mbs", "vpp", *LATE_AXES, *(k for k in ENGINE_CHOSEN if k in ax))
     later = {k: int(np.prod([ax[j].size for j in tail[i + 1:]], dtype=np.int64)) for i, k in enumerate(tail)}
     g = np.meshgrid(ax["tp"], ax["pp"], ax["cp"], ax["dp"], indexing="ij")
     S = {k: v.ravel() for k, v in zip(("tp", "pp", "cp", "dp"), g, strict=True)}
@@ -140,7 +141,7 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
     def check(S: dict[str, np.ndarray], weight: int) -> dict[str, np.ndarray]:
         one = np.ones(1, dtype=np.int64)
         full = {k: S.get(k, one) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs")}
-        full.update({k: S[k] for k in (*LATE_AXES, *CHOICE_AXES) if k in S})  # absent: defaults, never rejected
+        full.update({k: S[k] for k in (*LATE_AXES, *ENGINE_CHOSEN) if k in S})  # absent: defaults, never rejected
         reasons = reject_codes(job, cluster, full, tp_cross_domain, framework=True)
         for c, k in enumerate(np.bincount(reasons, minlength=len(REASONS) + 1)):
             if c and k:
@@ -194,7 +195,7 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
     cross = bool(con.get("tp_cross_domain", False))
     flash = bool(con.get("flash", True))
     S, rejected = structural(job, cluster, ax, cross)
-    choose = tuple(k for k in ("cp_comm_type", "moe_dispatcher") if k not in ax)
+    choose = tuple(k for k in ENGINE_CHOSEN if k not in ax)
     n_rz = ax["recompute"].size * ax["zero"].size
     n_space = int(np.prod([v.size for v in ax.values()], dtype=np.int64))
     order = np.argsort(step_lower_bound(job, cluster, S, calib, flash), kind="stable") if S["tp"].size else np.zeros(0, int)

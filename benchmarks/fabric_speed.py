@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from gigafactory.network import collectives
+from gigafactory.network import collectives, fabric_view
 from gigafactory.network.contention import route_flows
 from gigafactory.network.topology import build_topology
 from gigafactory.resolve import cluster
@@ -21,7 +21,7 @@ def main() -> None:
     t0 = time.perf_counter()
     topo = build_topology(c)
     t1 = time.perf_counter()
-    fab = collectives._fabric.__wrapped__(c.model_dump_json())  # uncached: topology, pods, contention
+    fab = fabric_view._fabric.__wrapped__(c.model_dump_json())  # uncached: topology, pods, contention
     t2 = time.perf_counter()
     sec = float(collectives.all_reduce(fab, 2e9, topo.gpus // 8, 8))
     print(f"colossus (100,000 GPUs): build {(t1 - t0) * 1e3:.2f} ms, collective model with ECMP/adaptive "

@@ -1,5 +1,5 @@
 """What each framework runs (perf/frameworks.py), the planner limited to it, and the round trip
-emit -> read back (launch_reader.py) -> the same plan and the same step time. No framework installed."""
+emit -> read back (gigafactory/launch_reader/) -> the same plan and the same step time. No framework installed."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ physically plausible range, :data:`RANGES`, which the fit prints and never needs
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -58,7 +58,6 @@ class Calibration:
     host_kernel_s: float
     overlap_dp: float
     overlap_tp: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def gemm_fraction(self, gpu: Gpu, precision: str) -> float:
         """A large GEMM's rate over the dense peak of `precision`: MAMF x scale (x recipe ratio)."""

@@ -35,6 +35,8 @@ class SweepAborted(GigafactoryError):
 
 #: how often a worker checks that its coordinator is alive where pidfd is not available, s
 WATCH_INTERVAL_S = 0.5
+#: how often the coordinator looks at its stop flag (Ctrl-C) while chunks run, s
+POLL_S = 0.1
 
 
 def _worker_init(coordinator: int) -> None:
@@ -89,7 +91,10 @@ class LocalBackend:
         ctx.set_forkserver_preload(["gigafactory.sweep.worker"])
         return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
 
-    def run(self, chunks: Iterator[Chunk], args: tuple[Any, ...]) -> Iterator[Rows]:
+    def run(self, chunks: Iterator[Chunk], args: tuple[Any, ...], stop: threading.Event | None = None
+            ) -> Iterator[Rows]:
+        """Each chunk's rows as it finishes; returns early (chunks in flight cancelled) once `stop` is set."""
+        stop = stop or threading.Event()
         pool = self._pool()
         inflight: dict[Future[Rows], Chunk] = {}
         retry: deque[Chunk] = deque()
@@ -112,8 +117,8 @@ class LocalBackend:
 
         try:
             fill()
-            while inflight:
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+            while inflight and not stop.is_set():
+                done, _ = wait(list(inflight), timeout=POLL_S, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in done:
                     chunk = inflight.pop(fut)
@@ -124,6 +129,8 @@ class LocalBackend:
                         broken = True
                         continue
                     yield rows
+                    if stop.is_set():
+                        return
                 if broken:
                     restarts += 1
                     if restarts > MAX_POOL_RESTARTS:
@@ -155,7 +162,9 @@ class RayBackend:
         self.workers = workers
         self.address = address
 
-    def run(self, chunks: Iterator[Chunk], args: tuple[Any, ...]) -> Iterator[Rows]:
+    def run(self, chunks: Iterator[Chunk], args: tuple[Any, ...], stop: threading.Event | None = None
+            ) -> Iterator[Rows]:
+        stop = stop or threading.Event()
         try:
             import ray
         except ImportError:
@@ -179,10 +188,12 @@ class RayBackend:
         inflight: dict[Any, Chunk] = {}
         try:
             for c in chunks:
+                if stop.is_set():
+                    return
                 inflight[remote.remote(*args, c)] = c
-                while len(inflight) >= slots:
+                while len(inflight) >= slots and not stop.is_set():
                     yield from self._collect(ray, inflight)
-            while inflight:
+            while inflight and not stop.is_set():
                 yield from self._collect(ray, inflight)
         finally:
             for ref in inflight:
@@ -192,7 +203,7 @@ class RayBackend:
 
     @staticmethod
     def _collect(ray: Any, inflight: dict[Any, Chunk]) -> Iterator[Rows]:
-        done, _ = ray.wait(list(inflight), num_returns=1)
+        done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)
         for ref in done:
             inflight.pop(ref)
             try:

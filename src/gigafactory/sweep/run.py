@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,24 +110,50 @@ def _run(spec: SweepSpec, store: ResultStore, be: Any, columns: dict[str, str], 
     t0 = time.perf_counter()
     if progress:
         progress(already, total)
-    gen = be.run(_chunks(todo, size), args)
-    try:
-        for rows in gen:
-            store.write_chunk(rows, axis_types)
-            evaluated += len(rows)
-            errors += sum(1 for r in rows if r.get(ERROR))
-            if progress:
-                progress(already + evaluated, total)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        gen.close()  # ends workers and cancels chunks still in flight
+    stop = threading.Event()
+    with _ctrl_c_sets(stop):
+        gen = be.run(_chunks(todo, size), args, stop)
+        try:
+            for rows in gen:
+                store.write_chunk(rows, axis_types)
+                evaluated += len(rows)
+                errors += sum(1 for r in rows if r.get(ERROR))
+                if progress:
+                    progress(already + evaluated, total)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread's handler
+            interrupted = True
+        finally:
+            gen.close()  # ends workers and cancels chunks still in flight
+    interrupted = interrupted or stop.is_set()
     elapsed = time.perf_counter() - t0
     res = SweepResult(spec.name, str(out_dir), total, already, evaluated, errors, elapsed, be.name, nworkers,
                       interrupted, tuple(store.set_aside))
     if res.complete:
         store.update_manifest(complete=True, points=total)
     return res
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """While a sweep runs, Ctrl-C sets `stop` instead of raising: the backend then stops scheduling
+    at its next poll and ends its workers in an orderly way. A KeyboardInterrupt raised at an arbitrary
+    point inside the process pool's machinery (a future's lock held, a queue half fed) can leave its
+    manager thread blocked, and the interpreter's exit waiting on it for ever. A second Ctrl-C raises
+    as usual. Outside the main thread (no signal handlers there) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _chunks(todo: list[tuple[str, dict[str, Any]]], size: int) -> Iterator[Chunk]:

@@ -48,10 +48,12 @@ def test_lower_bound_holds_and_pruned_search_is_exhaustive(job8: Job, monkeypatc
     out = batch.evaluate_batch(job8, c, P)
     assert np.all(batch.step_lower_bound(job8, c, S) <= out["step_s"])
     # without the bound every plan is costed, and the top list is the same
-    monkeypatch.setattr(planner, "step_lower_bound", lambda job, cluster, S, calib=None, flash=True: np.zeros(S["tp"].size))
-    full = plan(job8, c, top=5, cache=False)
+    full = plan(job8, c, top=5, prune=False)
     assert full.costed > fast.costed
     assert [r.step_s for r in full.top] == [r.step_s for r in fast.top]
+    assert [r.plan for r in full.top] == [r.plan for r in fast.top]
+    assert sum(full.rejected.values()) + full.costed - full.rejected.get(planner.REASONS[planner.OOM], 0) \
+        == full.configs_evaluated
 
 
 def test_memoised_on_job_and_cluster(job8: Job) -> None:

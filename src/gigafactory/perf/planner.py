@@ -23,6 +23,7 @@ Results are memoised on (job, cluster, top, constraints) when the default calibr
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import time
 from collections import Counter
@@ -134,37 +135,51 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
     per_plan = ax["recompute"].size * ax["zero"].size
     tail = ("ep", "mbs", "vpp", *LATE_AXES, *(k for k in ENGINE_CHOSEN if k in ax))
     later = {k: int(np.prod([ax[j].size for j in tail[i + 1:]], dtype=np.int64)) for i, k in enumerate(tail)}
-    g = np.meshgrid(ax["tp"], ax["pp"], ax["cp"], ax["dp"], indexing="ij")
-    S = {k: v.ravel() for k, v in zip(("tp", "pp", "cp", "dp"), g, strict=True)}
     rejected: Counter = Counter()
 
     def check(S: dict[str, np.ndarray], weight: int) -> dict[str, np.ndarray]:
+        """The plans of the grid `S` (columns that broadcast against each other) no rule rejects, as flat columns."""
         one = np.ones(1, dtype=np.int64)
         full = {k: S.get(k, one) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs")}
         full.update({k: S[k] for k in (*LATE_AXES, *ENGINE_CHOSEN) if k in S})  # absent: defaults, never rejected
         reasons = reject_codes(job, cluster, full, tp_cross_domain, framework=True)
-        for c, k in enumerate(np.bincount(reasons, minlength=len(REASONS) + 1)):
+        for c, k in enumerate(np.bincount(reasons.ravel(), minlength=len(REASONS) + 1)):
             if c and k:
                 rejected[c] += int(k) * weight * per_plan
-        ok = reasons == 0
-        return {k: v[ok] for k, v in S.items()}
+        at = np.nonzero(reasons == 0)
 
-    S = check(S, ax["ep"].size * later["ep"])
+        def survivors(v: np.ndarray) -> np.ndarray:
+            along = [d for d, size in enumerate(v.shape) if size > 1]
+            if len(along) == 1:  # a column that varies along one grid axis: index that axis only
+                return v.reshape(-1)[at[along[0]]]
+            return np.broadcast_to(v, reasons.shape)[at]
+
+        return {k: survivors(v) for k, v in S.items()}
+
+    # the grid is never materialised: each new axis broadcasts against the survivors so far, and only
+    # the rules that read it cost a full-size array
+    S = check({k: ax[k].reshape([-1 if i == d else 1 for i in range(4)]) for d, k in enumerate(("tp", "pp", "cp", "dp"))},
+              ax["ep"].size * later["ep"])
     for name in tail:
-        n, vals = S["tp"].size, ax[name]
-        S = {k: np.repeat(v, vals.size) for k, v in S.items()}
-        S[name] = np.tile(vals, n)
-        S = check(S, later[name])
+        vals = ax[name]
         if name == "etp" and vals.size > 1:  # search ETP 1 or = TP (Megatron's usual pair); --etp forces others
-            keep = (S["etp"] == 1) | (S["etp"] == S["tp"])
-            rejected[NOT_SEARCHED] += int((~keep).sum()) * later[name] * per_plan
-            S = {k: v[keep] for k, v in S.items()}
+            searched = (vals[None, :] == 1) | (vals[None, :] == S["tp"][:, None])
+            rejected[NOT_SEARCHED] += int((~searched).sum()) * later[name] * per_plan
+            r, q = np.nonzero(searched)
+            S = check({**{k: v[r] for k, v in S.items()}, name: vals[q]}, later[name])
+            continue
+        S = check({**{k: v[:, None] for k, v in S.items()}, name: vals[None, :]}, later[name])
     return S, rejected
 
 
 def plan(job: Job, cluster: Cluster, top: int = 5, calib: Calibration | None = None, cache: bool = True,
-         **constraints: Any) -> PlanSearch:
-    """The `top` fastest plans that fit, with how many were considered and why the rest were rejected."""
+         prune: bool = True, **constraints: Any) -> PlanSearch:
+    """The `top` fastest plans that fit, with how many were considered and why the rest were rejected.
+
+    ``prune=False`` costs every plan of the search space in full instead of stopping at the lower
+    bound: the same top list, slower (a check of the bound, and a measure of the step model's speed)."""
+    if not prune:
+        return _search(job, cluster, top, calib, constraints, prune=False)
     if cache and calib is None:
         try:
             key = (job.model_dump_json(), cluster.model_dump_json(), int(top), tuple(sorted(constraints.items())))
@@ -188,7 +203,8 @@ def cache_clear() -> None:
     _CACHE.clear()
 
 
-def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con: dict[str, Any]) -> PlanSearch:
+def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con: dict[str, Any],
+            prune: bool = True) -> PlanSearch:
     t0 = time.perf_counter()
     top = max(1, int(top))
     ax = axes(job, cluster, **con)
@@ -198,13 +214,16 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
     choose = tuple(k for k in ENGINE_CHOSEN if k not in ax)
     n_rz = ax["recompute"].size * ax["zero"].size
     n_space = int(np.prod([v.size for v in ax.values()], dtype=np.int64))
-    order = np.argsort(step_lower_bound(job, cluster, S, calib, flash), kind="stable") if S["tp"].size else np.zeros(0, int)
-    lb = step_lower_bound(job, cluster, {k: v[order] for k, v in S.items()}, calib, flash) if order.size else np.zeros(0)
-    S = {k: v[order] for k, v in S.items()}
-    rz_rc = np.repeat(ax["recompute"], ax["zero"].size)
-    rz_zero = np.tile(ax["zero"], ax["recompute"].size)
+    lb = step_lower_bound(job, cluster, S, calib, flash) if S["tp"].size and prune else np.zeros(S["tp"].size)
+    order = np.argsort(lb, kind="stable")
+    lb = lb[order]
+    # each structural row is costed under every (recompute, ZeRO) pair at once: a 2-D grid, rows x
+    # pairs, whose shape terms (GEMMs, attention, collectives) numpy evaluates once per row
+    rz = {"recompute": np.repeat(ax["recompute"], ax["zero"].size)[None, :],
+          "zero": np.tile(ax["zero"], ax["recompute"].size)[None, :]}
+    fixed = {k: int(con[k]) for k in ("sequence_parallel", "tp_comm_overlap", "ep_comm_overlap") if k in con}
     best_steps = np.full(0, np.inf)
-    kept: list[tuple[float, dict[str, Any], dict[str, np.ndarray], int]] = []
+    kept: list[tuple[tuple[float, float], StepResult]] = []  # ((step s, memory GB), result), fastest first
     costed = oom = 0
     least_mem = (np.inf, 0.0)
     per_chunk = max(1, CHUNK // n_rz)
@@ -215,39 +234,41 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
             break
         j = min(lb.size, i + per_chunk)
         j = i + int(np.searchsorted(lb[i:j], bar, side="right"))
-        V = {k: np.repeat(v[i:j], n_rz) for k, v in S.items()}
-        V["recompute"], V["zero"] = np.tile(rz_rc, j - i), np.tile(rz_zero, j - i)
-        n = V["tp"].size
-        V = default_columns(n, **V, **{k: np.full(n, int(con[k]), dtype=np.int64) for k in (
-            "sequence_parallel", "tp_comm_overlap", "ep_comm_overlap") if k in con})
-        fw = framework_reject(job, {k: v for k, v in V.items() if k not in choose})  # recompute, ZeRO, ...
-        if fw.any():
-            rejected[Reason.FRAMEWORK] += int(fw.sum())
-            V, n = {k: v[~fw] for k, v in V.items()}, int((~fw).sum())
-            if not n:
-                i = j
-                continue
+        shape = (j - i, n_rz)
+        V = {k: v[:, None] for k, v in default_columns(j - i, **{k: v[order[i:j]] for k, v in S.items()}, **{
+            k: np.full(j - i, x, dtype=np.int64) for k, x in fixed.items()}).items()}
+        V.update(rz)
+        fw = np.broadcast_to(framework_reject(job, {k: v for k, v in V.items() if k not in choose}), shape)
         out = evaluate_batch(job, cluster, V, calib=calib, flash=flash, choose=choose,
                              dispatchers=capabilities(job.framework).dispatchers,
                              cp_types=capabilities(job.framework).cp_comm_types)
         V.update({k: out[k] for k in choose})
         # an option the engine chose that the framework does not have (torchtitan's CP is its K/V all-gather)
-        fw = framework_reject(job, V) if choose else np.zeros(n, dtype=bool)
-        rejected[Reason.FRAMEWORK] += int(fw.sum())
-        costed += n - int(fw.sum())  # each plan counted once: ruled out, pruned or costed
-        fits = out["mem_total"] <= out["mem_capacity"]
-        oom += int((~fits & ~fw).sum())
-        fits &= ~fw
-        k_min = int(np.argmin(out["mem_total"]))
-        if out["mem_total"][k_min] < least_mem[0]:
-            least_mem = (float(out["mem_total"][k_min]), float(out["mem_capacity"][k_min]))
-        good = np.flatnonzero(fits)
+        if choose:
+            fw = fw | np.broadcast_to(framework_reject(job, V), shape)
+        n_fw = int(fw.sum())
+        rejected[Reason.FRAMEWORK] += n_fw
+        costed += fw.size - n_fw  # each plan counted once: ruled out, pruned or costed
+        mem_total = np.broadcast_to(out["mem_total"], shape)
+        fits = (mem_total <= np.broadcast_to(out["mem_capacity"], shape)) & ~fw
+        oom += int((~fits).sum()) - n_fw
+        if not fw.all():
+            at = np.unravel_index(int(np.argmin(np.where(fw, np.inf, mem_total))), shape)
+            if mem_total[at] < least_mem[0]:
+                least_mem = (float(mem_total[at]), float(np.broadcast_to(out["mem_capacity"], shape)[at]))
+        step = np.broadcast_to(out["step_s"], shape).ravel()
+        mem = mem_total.ravel()
+        good = np.flatnonzero(fits.ravel())
         if good.size:
-            sel = good[np.argsort(out["step_s"][good], kind="stable")[:top]]
-            kept += [(float(out["step_s"][s]), out, V, int(s)) for s in sel]
-            kept.sort(key=lambda r: r[0])
-            kept = kept[:top]
-            best_steps = np.asarray([r[0] for r in kept])
+            if good.size > top:  # the `top` fastest (and any tied with the last of them)
+                good = good[step[good] <= np.partition(step[good], top - 1)[top - 1]]
+            for s in good[np.lexsort((mem[good], step[good]))]:  # ties go to the plan with more memory headroom
+                key = (float(step[s]), float(mem[s]))
+                if len(kept) >= top and key >= kept[-1][0]:
+                    break
+                bisect.insort(kept, (key, _result(out, V, shape, *divmod(int(s), n_rz))), key=lambda x: x[0])
+                del kept[top:]
+            best_steps = np.asarray([x[0][0] for x in kept])
         i = j
     pruned = (lb.size - i) * n_rz
     if oom:
@@ -261,8 +282,15 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         if np.isfinite(least_mem[0]):
             detail += f"; the smallest plan needs {least_mem[0]:.0f} of {least_mem[1]:.0f} GB per GPU"
         raise InfeasiblePlan(f"no plan of {n_space:,} fits this job on {cluster.num_gpus:,} x {cluster.gpu.id}", detail)
-    results = [result_at(out, s, plan_at(V, s)) for _, out, V, s in kept]
+    results = [r for _, r in kept]
     dt = time.perf_counter() - t0
     return PlanSearch(best=results[0], top=results, configs_evaluated=n_space, rejected=rej, search_seconds=dt,
                       costed=costed)
 
+
+
+def _result(out: dict[str, np.ndarray], V: dict[str, np.ndarray], shape: tuple[int, int], r: int, q: int
+            ) -> StepResult:
+    """The plan at row `r`, (recompute, ZeRO) pair `q` of a 2-D batch evaluation."""
+    one = {k: np.broadcast_to(x, shape)[r, q:q + 1] for k, x in out.items()}
+    return result_at(one, 0, plan_at({k: np.broadcast_to(x, shape)[r] for k, x in V.items()}, q))

@@ -70,14 +70,14 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
     (the planner searches only those; ``evaluate`` and ``validate`` judge a plan as given)."""
     a = arch(job.model)
     tp, pp, v, cp, ep, dp, mbs = (np.asarray(P[k], dtype=np.int64) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs"))
-    shape = np.broadcast(tp, pp, v, cp, ep, dp, mbs).shape
+    shape = np.broadcast(*(np.asarray(x) for x in P.values())).shape  # every column, late ones included
     code = np.zeros(shape, dtype=np.int8)
 
     def mark(bad, c):
         """Give reason `c` to the plans it makes bad that no earlier reason ruled out."""
-        bad = np.broadcast_to(bad, shape)
-        if bad.any():
-            code[bad & (code == 0)] = c
+        bad = np.asarray(bad)
+        if bad.any():  # before broadcasting: a rule over the survivors' own columns costs their size only
+            code[np.broadcast_to(bad, shape) & (code == 0)] = c
 
     mark(tp * pp * cp * dp > cluster.num_gpus, 1)
     mark((a.heads % tp != 0) | (a.kv_heads % tp != 0), 2)

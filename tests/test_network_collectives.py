@@ -249,3 +249,11 @@ def test_distinct_groups_path_equals_per_entry_path() -> None:
         for stride in (s, s + 0.5):
             got = fn(fab, S, n, stride)
             assert np.allclose(got[list(idx)], [float(fn(fab, S[i], n[i], stride[i])) for i in idx], rtol=1e-12)
+
+
+def test_fabric_memo_ignores_the_gpu_power_cap() -> None:
+    from gigafactory.perf.validate import row_cluster
+
+    c = row_cluster("h100-sxm", 1024)
+    capped = c.model_copy(update={"gpu": c.gpu.model_copy(update={"power_cap_w": 500.0})})
+    assert comm_fabric(capped) is comm_fabric(c)

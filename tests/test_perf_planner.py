@@ -62,3 +62,26 @@ def test_memoised_on_job_and_cluster(job8: Job) -> None:
     b = plan(job8, c, top=2)
     assert b.best is a.best and b.top is not a.top
     assert plan(job8, c, top=3).best.step_s == a.best.step_s
+
+
+def test_moe_lower_bound_holds_with_grouped_experts() -> None:
+    # the bound counts routed experts at the grouped-GEMM rate times the load imbalance: still a floor
+    job = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=64, precision="bf16")
+    c = row_cluster("h100-sxm", 64)
+    S, _ = planner.structural(job, c, planner.axes(job, c))
+    for rc in range(3):
+        out = batch.evaluate_batch(job, c, default_columns(S["tp"].size, **S, recompute=np.full(S["tp"].size, rc)))
+        assert np.all(batch.step_lower_bound(job, c, S) <= out["step_s"])
+
+
+def test_rules_memo_is_the_cold_result_on_every_size(job8: Job) -> None:
+    # what the rules allow is memoised per model and NVLink domain; the GPU count is applied after it
+    for n in (16, 48, 8):
+        c = row_cluster("h100-sxm", n)
+        ax = planner.axes(job8, c)
+        warm, warm_rej = planner.structural(job8, c, ax)
+        planner.cache_clear()
+        cold, cold_rej = planner.structural(job8, c, ax)
+        assert warm_rej == cold_rej
+        assert all(np.array_equal(warm[k], cold[k]) for k in cold)
+        assert np.all(cold["tp"] * cold["pp"] * cold["cp"] * cold["dp"] <= n)

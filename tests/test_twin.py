@@ -131,3 +131,15 @@ def test_growth_keeps_the_plan_shape_and_narrows_data_parallelism() -> None:
              if scen.job.global_batch % (d * p.mbs) == 0 and (p.tp * p.cp * d) % p.ep == 0]
     assert not wider  # no wider DP would have fitted
     assert st.tokens_per_s < full.tokens_per_s
+
+
+def test_growth_sizes_in_one_pass_equal_one_at_a_time() -> None:
+    from gigafactory import twin
+    from gigafactory.perf.step import evaluate
+
+    res = default()
+    scen, full = res.scenario, res.step
+    sizes = [scen.cluster.num_gpus // k for k in (5, 3, 2)] + [full.plan.gpus]
+    together = twin.steps_at(scen, full, sizes)
+    assert [s.plan for s in together] == [twin.step_at(scen, full, n).plan for n in sizes]
+    assert [s.step_s for s in together] == [evaluate(scen.job, scen.cluster, s.plan).step_s for s in together]

@@ -35,7 +35,7 @@ from .fleet.goodput import GoodputResult, goodput
 from .fleet.power import Interruptions, PowerReport, power
 from .perf.planner import PlanSearch
 from .perf.planner import plan as search_plans
-from .perf.step import StepResult, evaluate
+from .perf.step import StepResult, evaluate, evaluate_plans
 from .specs import MAX_RUN_DAYS, Cluster, Job, Plan, Scenario
 
 #: the growing job is re-planned at 1/GROWTH_STEPS, 2/GROWTH_STEPS, ... of the cluster as racks arrive
@@ -295,31 +295,38 @@ def growth_sizes(scen: Scenario, bu: BringUp) -> list[int]:
     return [n for n in sizes if n < c.num_gpus] + [c.num_gpus]
 
 
-def step_at(scen: Scenario, full: StepResult, gpus: int) -> StepResult:
-    """The job's step when only `gpus` GPUs of the cluster are up.
+def steps_at(scen: Scenario, full: StepResult, sizes: list[int]) -> list[StepResult]:
+    """The job's step at each GPU count of `sizes` (GPUs of the cluster up), in one vectorised pass.
 
     The plan is re-chosen only where the size changes it: the full-size plan's model-parallel shape
     (TP, PP, CP, EP, micro-batch, recompute, sharding) is kept with the widest data parallelism that
-    fits in `gpus` and divides the global batch, evaluated on the cluster's fabric as designed (the
-    racks that are up are part of it). Only when that shape cannot run at this size (memory, batch
-    divisibility) does a full plan search on a `gpus`-GPU cluster decide. InfeasiblePlan when no
-    plan fits.
+    fits in the size and divides the global batch (up to DP_TRIES such widths, widest first), evaluated
+    on the cluster's fabric as designed (the racks that are up are part of it). Only where none of
+    those can run (memory, rules) does a full plan search on a cluster of that size decide.
+    InfeasiblePlan when no plan fits.
     """
     p, job = full.plan, scen.job
     model_parallel = p.tp * p.pp * p.cp
-    widest = min(gpus // model_parallel, p.dp)
-    tried = 0
-    for dp in range(widest, 0, -1):
-        if job.global_batch % (dp * p.mbs) or (p.tp * p.cp * dp) % p.ep:
-            continue
-        try:
-            return evaluate(job, scen.cluster, p.model_copy(update={"dp": dp}))
-        except InfeasiblePlan:
-            tried += 1
-            if tried >= DP_TRIES:
-                break
-    sub = Cluster.model_validate({**scen.cluster.model_dump(), "num_gpus": gpus})
-    return search_plans(step_job(job), sub, top=1).best
+    tries: list[list[Plan]] = []
+    for gpus in sizes:
+        widths = [dp for dp in range(min(gpus // model_parallel, p.dp), 0, -1)
+                  if not job.global_batch % (dp * p.mbs) and not (p.tp * p.cp * dp) % p.ep][:DP_TRIES]
+        tries.append([p.model_copy(update={"dp": dp}) for dp in widths])
+    flat = evaluate_plans(job, scen.cluster, [q for t in tries for q in t])
+    steps, at = [], 0
+    for gpus, t in zip(sizes, tries, strict=True):
+        found = next((r for r in flat[at:at + len(t)] if r is not None), None)
+        at += len(t)
+        if found is None:
+            sub = Cluster.model_validate({**scen.cluster.model_dump(), "num_gpus": gpus})
+            found = search_plans(step_job(job), sub, top=1).best
+        steps.append(found)
+    return steps
+
+
+def step_at(scen: Scenario, full: StepResult, gpus: int) -> StepResult:
+    """The job's step when only `gpus` GPUs of the cluster are up (:func:`steps_at` of one size)."""
+    return steps_at(scen, full, [gpus])[0]
 
 
 def grow(scen: Scenario, bu: BringUp, full_step: StepResult, gp: GoodputResult) -> Growth:
@@ -328,14 +335,22 @@ def grow(scen: Scenario, bu: BringUp, full_step: StepResult, gp: GoodputResult) 
     the full-size run (p50 for the median schedule, p10 for the pessimistic one)."""
     sizes = growth_sizes(scen, bu)
     rates, plans = [], []
-    for n in sizes[:-1]:
-        try:
-            best = step_at(scen, full_step, n)
+    try:
+        partial = steps_at(scen, full_step, sizes[:-1])
+    except InfeasiblePlan:  # some size has no plan at all: find which, one at a time
+        partial = []
+        for n in sizes[:-1]:
+            try:
+                partial.append(step_at(scen, full_step, n))
+            except InfeasiblePlan as exc:
+                partial.append(exc)
+    for best in partial:
+        if isinstance(best, InfeasiblePlan):
+            rates.append(0.0)
+            plans.append(f"does not fit: {best.reason}")
+        else:
             rates.append(best.tokens_per_s)
             plans.append(plan_text(best.plan))
-        except InfeasiblePlan as exc:
-            rates.append(0.0)
-            plans.append(f"does not fit: {exc.reason}")
     rates.append(full_step.tokens_per_s)
     plans.append(plan_text(full_step.plan))
 

@@ -65,8 +65,12 @@ def nccl_constants() -> dict[str, Any]:
 def comm_fabric(cluster: Cluster) -> CommFabric:
     """The collective model's view of `cluster` (a spec: names are resolved at the surfaces): link
     rates from its spec, pods, oversubscription and latencies from the built topology, contention from
-    its flow-level simulation; memoised."""
-    return _fabric(as_cluster(cluster).model_dump_json())
+    its flow-level simulation; memoised on everything but the GPUs' power cap, which no link, switch or
+    flow depends on (a sweep over caps builds each fabric once)."""
+    c = as_cluster(cluster)
+    if c.gpu.power_cap_w is not None:
+        c = c.model_copy(update={"gpu": c.gpu.model_copy(update={"power_cap_w": None})})
+    return _fabric(c.model_dump_json())
 
 
 def as_cluster(cluster: Cluster) -> Cluster:

@@ -327,7 +327,8 @@ def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib
     """A floor under :func:`evaluate_batch`'s step time, per plan. Its parts only ever undercount:
 
     * the step's matmul FLOPs (6 x active matmul parameters per token, LM head included) spread evenly
-      over the plan's GPUs at the large-GEMM rate (wave quantisation and the K loop only slow a GEMM);
+      over the plan's GPUs at the large-GEMM rate (wave quantisation and the K loop only slow a GEMM),
+      the routed experts' at the grouped-GEMM rate times the busiest expert's load over the mean;
     * plus the attention core's FLOPs at the kernel's long-chunk rate (short chunks only slow it);
     * times ``1 + (p - 1) / (v m)`` for 1F1B and interleaved plans: their bubble is at least that share
       of the slowest stage's micro-batch work, which is at least the mean stage's (zero-bubble and
@@ -338,7 +339,11 @@ def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib
     dev, dev16, _ = devices(job, cluster, c)
     a = arch(job.model)
     tokens = float(job.global_batch) * job.seq_len
-    gemm = 6.0 * matmul_params_per_token(job.model) * tokens / max(dev.rate, dev16.rate)
+    # routed experts run as grouped GEMMs, each rank as slow as its busiest expert: their FLOPs at the
+    # grouped rate times the load imbalance; every other weight at the large-GEMM rate
+    routed = a.moe_layers * a.top_k * a.p_expert
+    gemm = 6.0 * tokens * ((matmul_params_per_token(job.model) - routed) / max(dev.rate, dev16.rate)
+                           + routed * moe_imbalance(job.moe_routing) / (dev.rate * c.grouped_gemm_scale))
     clock = compute_clock_factor(gpu)
     if not flash:  # unfused: two batched GEMMs over the full score matrix forward, twice that backward
         attn = 6.0 * float(core_flops(1.0, job.seq_len, a.heads, a.d_qk, a.d_v)) * a.layers * tokens / dev16.rate

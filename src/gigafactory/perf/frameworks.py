@@ -179,11 +179,13 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
     cap = capabilities(job.framework)
     a = arch(job.model)
     n = np.broadcast(*(np.asarray(v) for v in P.values())).shape
-    bad = np.zeros(n, dtype=bool)
+    # each rule's array is only as large as the columns it reads (a default is a scalar): the planner
+    # passes columns that broadcast against each other, and a rule over small ones stays small
+    bad = np.zeros((), dtype=bool)
     has = set(P)
 
     def c(name: str) -> np.ndarray:
-        return np.asarray(P[name], dtype=np.int64) if name in P else np.full(n, _default(name), dtype=np.int64)
+        return np.asarray(P[name], dtype=np.int64) if name in P else np.asarray(_default(name), dtype=np.int64)
 
     def code(name: str, value: str) -> int:
         return choices(name).index(value)
@@ -195,47 +197,47 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
     sched = c("schedule")
     sched = np.where((sched == code("schedule", "1f1b")) & (v > 1), code("schedule", "interleaved"), sched)
     if "schedule" in has or "vpp" in has:
-        bad |= (pp > 1) & ~np.isin(sched, [code("schedule", x) for x in cap.schedules])
+        bad = bad | ((pp > 1) & ~np.isin(sched, [code("schedule", x) for x in cap.schedules]))
     if "recompute" in has:
-        bad |= ~allowed("recompute", cap.recompute)
+        bad = bad | (~allowed("recompute", cap.recompute))
     if "zero" in has:
         zero = c("zero")
-        bad |= ~np.isin(zero, cap.zero)
+        bad = bad | (~np.isin(zero, cap.zero))
         if not cap.sharded_params_with_pp:
-            bad |= (zero >= 2) & (pp > 1)
+            bad = bad | ((zero >= 2) & (pp > 1))
         if not cap.sharded_params_with_ep:
-            bad |= (zero >= 2) & (ep > 1)
+            bad = bad | ((zero >= 2) & (ep > 1))
         if cap.titan_stage_split:  # EP borrows dp_shard x cp x tp: replicate-only data parallelism leaves cp x tp
-            bad |= (ep > 1) & (zero == 0) & ((cp * tp) % ep != 0)
+            bad = bad | ((ep > 1) & (zero == 0) & ((cp * tp) % ep != 0))
     if "compile" in has and not cap.compile:
-        bad |= c("compile") == 1
+        bad = bad | (c("compile") == 1)
     if "tp_comm_overlap" in has:
         tpo = (c("tp_comm_overlap") == 1) & (tp > 1)
         if cap.tp_overlap_needs_compile:
-            bad |= tpo & (c("compile") == 0)
+            bad = bad | (tpo & (c("compile") == 0))
         if cap.tp_overlap_needs_sp:
-            bad |= tpo & (c("sequence_parallel") == 0)
+            bad = bad | (tpo & (c("sequence_parallel") == 0))
     if "ep_comm_overlap" in has and not cap.ep_overlap:
-        bad |= (c("ep_comm_overlap") == 1) & (ep > 1)
+        bad = bad | ((c("ep_comm_overlap") == 1) & (ep > 1))
     if not cap.expert_tp or not a.moe_layers:
-        bad |= etp > 1
+        bad = bad | (etp > 1)
     if "cp_comm_type" in has:
-        bad |= (cp > 1) & ~allowed("cp_comm_type", cap.cp_comm_types)
+        bad = bad | ((cp > 1) & ~allowed("cp_comm_type", cap.cp_comm_types))
         if cap.a2a_needs_heads_per_cp:
             a2a = (cp > 1) & (c("cp_comm_type") == code("cp_comm_type", "a2a"))
-            bad |= a2a & (((a.heads // tp) % cp != 0) | ((a.kv_heads // np.minimum(tp, a.kv_heads)) % cp != 0))
+            bad = bad | (a2a & (((a.heads // tp) % cp != 0) | ((a.kv_heads // np.minimum(tp, a.kv_heads)) % cp != 0)))
     if a.moe_layers:
         if "moe_dispatcher" in has:
-            bad |= (ep > 1) & ~allowed("moe_dispatcher", cap.dispatchers)
-        bad |= (tp * cp * dp) % np.maximum(ep * etp, 1) != 0  # expert grid: tp x cp x dp = etp x ep x edp
+            bad = bad | ((ep > 1) & ~allowed("moe_dispatcher", cap.dispatchers))
+        bad = bad | ((tp * cp * dp) % np.maximum(ep * etp, 1) != 0)  # expert grid: tp x cp x dp = etp x ep x edp
         if cap.moe_tp_needs_sp and "sequence_parallel" in has:
-            bad |= (tp > 1) & (ep > 1) & (c("sequence_parallel") == 0)
+            bad = bad | ((tp > 1) & (ep > 1) & (c("sequence_parallel") == 0))
     if cap.titan_stage_split:
         # the V schedules (zb-v, dualpipev: vpp 1 in gigafactory's plans) run two stages per rank
         stages = pp * np.where(_v_shape(sched), 2, v)
         lps = titan_layers_per_stage(a.layers, stages)
-        bad |= (pp > 1) & (-(-(a.layers + 2) // lps) != stages)
-    return bad
+        bad = bad | ((pp > 1) & (-(-(a.layers + 2) // lps) != stages))
+    return np.broadcast_to(bad, n)
 
 
 def _v_shape(sched: np.ndarray) -> np.ndarray:

@@ -127,11 +127,48 @@ def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
 
 def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_domain: bool = False
                ) -> tuple[dict[str, np.ndarray], Counter]:
-    """Valid (tp, pp, cp, dp, ep, mbs, vpp) combinations, and the rejected plans of the full grid by reason.
+    """Valid (tp, pp, cp, dp, ep, mbs, vpp, etp, schedule) combinations on `cluster`, and the rejected
+    plans of the full grid by reason.
 
-    Axes are added one at a time and the rules re-checked, so the grid never grows beyond the
-    survivors times one axis. Not-yet-added axes hold a neutral value (1) that no rule rejects.
+    What the rules allow apart from the GPU count does not depend on the cluster's size
+    (:func:`allowed`, memoised); the plans that need more GPUs than the cluster has are the last rule.
     """
+    S, rejected = allowed(job, cluster, ax, tp_cross_domain)
+    fits = S["tp"] * S["pp"] * S["cp"] * S["dp"] <= cluster.num_gpus
+    rejected = rejected.copy()
+    if not fits.all():
+        rejected[Reason.GPUS] += int((~fits).sum()) * ax["recompute"].size * ax["zero"].size
+        S = {k: v[fits] for k, v in S.items()}
+    for v in S.values():
+        v.flags.writeable = False  # shared by every search that hits the memo
+    return S, rejected
+
+
+def allowed(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_domain: bool = False
+            ) -> tuple[dict[str, np.ndarray], Counter]:
+    """The structural plans every rule but the GPU count allows, and the rest of the grid by reason.
+
+    Those rules read the job and the cluster's NVLink domain size only, so the result is memoised on
+    them (a sweep over GPU counts, power caps or fabrics builds it once per model and domain).
+    """
+    key = (job.model_dump_json(), cluster.domain_size, bool(tp_cross_domain),
+           tuple((k, v.tobytes()) for k, v in sorted(ax.items())))
+    hit = _ALLOWED.pop(key, None) or _allowed(job, cluster, ax, tp_cross_domain)
+    _ALLOWED[key] = hit  # most recently used last
+    while len(_ALLOWED) > ALLOWED_CACHE_SIZE:
+        _ALLOWED.pop(next(iter(_ALLOWED)))
+    return hit
+
+
+_ALLOWED: dict[tuple, tuple[dict[str, np.ndarray], Counter]] = {}
+ALLOWED_CACHE_SIZE = 4  # each holds up to a few hundred thousand rows of int64 columns
+
+
+def _allowed(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_domain: bool
+             ) -> tuple[dict[str, np.ndarray], Counter]:
+    """:func:`allowed`, computed. Axes are added one at a time and the rules re-checked, so the grid
+    never grows beyond the survivors times one axis. Not-yet-added axes hold a neutral value (1) that no
+    rule rejects."""
     per_plan = ax["recompute"].size * ax["zero"].size
     tail = ("ep", "mbs", "vpp", *LATE_AXES, *(k for k in ENGINE_CHOSEN if k in ax))
     later = {k: int(np.prod([ax[j].size for j in tail[i + 1:]], dtype=np.int64)) for i, k in enumerate(tail)}
@@ -142,7 +179,7 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
         one = np.ones(1, dtype=np.int64)
         full = {k: S.get(k, one) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs")}
         full.update({k: S[k] for k in (*LATE_AXES, *ENGINE_CHOSEN) if k in S})  # absent: defaults, never rejected
-        reasons = reject_codes(job, cluster, full, tp_cross_domain, framework=True)
+        reasons = reject_codes(job, cluster, full, tp_cross_domain, framework=True, gpu_count=False)
         for c, k in enumerate(np.bincount(reasons.ravel(), minlength=len(REASONS) + 1)):
             if c and k:
                 rejected[c] += int(k) * weight * per_plan
@@ -169,6 +206,8 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
             S = check({**{k: v[r] for k, v in S.items()}, name: vals[q]}, later[name])
             continue
         S = check({**{k: v[:, None] for k, v in S.items()}, name: vals[None, :]}, later[name])
+    for v in S.values():
+        v.flags.writeable = False  # shared by every search that hits the memo
     return S, rejected
 
 
@@ -201,6 +240,7 @@ CACHE_SIZE = 256
 def cache_clear() -> None:
     """Forget memoised searches (e.g. after changing the catalog in a running process)."""
     _CACHE.clear()
+    _ALLOWED.clear()
 
 
 def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con: dict[str, Any],

@@ -41,7 +41,7 @@ class Reason(IntEnum):
 
 
 REASONS: dict[int, str] = {
-    Reason.GPUS: "tp*pp*cp*dp exceeds the GPU count",
+    Reason.GPUS: "tp*pp*cp*dp exceeds the GPU count (of plans no other rule rejects)",
     Reason.TP_HEADS: "tp does not divide the attention heads / KV groups",
     Reason.TP_DOMAIN: "tp spans beyond one NVLink domain",
     Reason.BATCH: "global batch is not a multiple of dp x micro-batch",
@@ -65,9 +65,11 @@ NOT_SEARCHED = Reason.NOT_SEARCHED
 
 
 def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_domain: bool = False,
-                 framework: bool = False) -> np.ndarray:
-    """One reject code per plan (0 = valid). `framework`: also what the job's framework cannot launch
-    (the planner searches only those; ``evaluate`` and ``validate`` judge a plan as given)."""
+                 framework: bool = False, gpu_count: bool = True) -> np.ndarray:
+    """One reject code per plan (0 = valid), the first rule it breaks. `framework`: also what the job's
+    framework cannot launch (the planner searches only those; ``evaluate`` and ``validate`` judge a plan
+    as given). The GPU count is the last rule, and `gpu_count=False` leaves it out: which plans the
+    other rules allow does not depend on the cluster's size (the planner reuses them across sizes)."""
     a = arch(job.model)
     tp, pp, v, cp, ep, dp, mbs = (np.asarray(P[k], dtype=np.int64) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs"))
     shape = np.broadcast(*(np.asarray(x) for x in P.values())).shape  # every column, late ones included
@@ -79,7 +81,6 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
         if bad.any():  # before broadcasting: a rule over the survivors' own columns costs their size only
             code[np.broadcast_to(bad, shape) & (code == 0)] = c
 
-    mark(tp * pp * cp * dp > cluster.num_gpus, 1)
     mark((a.heads % tp != 0) | (a.kv_heads % tp != 0), 2)
     if not tp_cross_domain:
         mark(tp > cluster.domain_size, 3)
@@ -114,4 +115,6 @@ def reject_codes(job: Job, cluster: Cluster, P: dict[str, np.ndarray], tp_cross_
         mark((np.asarray(P["moe_dispatcher"], dtype=np.int64) != _ALLTOALL) & (ep == 1), 13)
     if framework:
         mark(framework_reject(job, P), Reason.FRAMEWORK)
+    if gpu_count:
+        mark(tp * pp * cp * dp > cluster.num_gpus, Reason.GPUS)
     return code

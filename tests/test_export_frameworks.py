@@ -131,6 +131,10 @@ def test_emit_refuses_what_the_framework_cannot_run() -> None:
         emit(job("llama3.1-405b"), Plan(tp=8, pp=8, dp=16, zero=3), "megatron")
     with pytest.raises(SpecError, match="no model definition"):
         emit(job("gpt3-175b", "torchtitan"), Plan(tp=8, dp=8, zero=3), "torchtitan")
+    with pytest.raises(SpecError, match="cannot launch"):  # torchtitan has no CUDA graphs; Megatron none under full recompute
+        emit(job("llama3-8b", "torchtitan"), Plan(dp=8, cuda_graphs=True), "torchtitan")
+    with pytest.raises(SpecError, match="cannot launch"):
+        emit(job("llama3-8b"), Plan(dp=8, recompute="full", cuda_graphs=True), "megatron")
 
 
 ROUND_TRIPS = [
@@ -138,6 +142,8 @@ ROUND_TRIPS = [
     ("llama3.1-405b", dict(seq=8192, gbs=2048), Plan(tp=8, pp=8, vpp=2, dp=16, recompute="full")),
     ("deepseek-v3", dict(seq=4096, gbs=8192, precision="fp8"),
      Plan(tp=1, pp=16, vpp=2, ep=64, dp=128, recompute="selective", ep_comm_overlap=True, moe_dispatcher="flex")),
+    ("deepseek-v3", dict(seq=4096, gbs=8192, precision="fp8"),
+     Plan(tp=1, pp=16, vpp=2, ep=64, dp=128, recompute="none", moe_dispatcher="flex", cuda_graphs=True)),
     ("mixtral-8x7b", dict(seq=4096, gbs=512), Plan(tp=2, ep=8, etp=1, dp=32, mbs=2, zero=3)),
     ("gpt3-175b", dict(seq=2048, gbs=1536), Plan(tp=8, pp=12, dp=8, recompute="full", zero=0)),
     ("llama3-8b", dict(seq=8192, gbs=512), Plan(tp=1, dp=64, mbs=2, zero=2, cp_comm_type="a2a")),

@@ -118,6 +118,8 @@ def config_from_flags(flags: dict) -> tuple[object, dict, dict]:
             kind = _kind(fields[field].type)
             if one is True:  # store_true, or store_false for a field that defaults to True
                 kw[field] = fields[field].default is not True
+            elif isinstance(one, list):  # nargs='+' (--cuda-graph-scope attn moe_router ...)
+                kw[field] = one
             else:
                 kw[field] = kind(one)
     if "pipeline_model_parallel_layout" in kw:
@@ -170,12 +172,13 @@ def build_params(cls, kw: dict, gpt: dict) -> int:
 CASES = {
     # dense, GQA, 126 layers on PP8: uneven first/last stages (15 + 6 x 16 + 15)
     "llama3.1-405b": (Job(model=model("llama3.1-405b"), tokens=15e12, seq_len=8192, global_batch=2048),
-                      Plan(tp=8, pp=8, cp=2, dp=64, mbs=1, recompute="selective", tp_comm_overlap=True)),
+                      Plan(tp=8, pp=8, cp=2, dp=64, mbs=1, recompute="selective", tp_comm_overlap=True,
+                           cuda_graphs=True)),
     # MoE with MLA, 3 dense layers, 61 layers over PP16 x 2 virtual stages (a pipeline layout), EP64
     "deepseek-v3": (Job(model=model("deepseek-v3"), tokens=14.8e12, seq_len=4096, global_batch=15360,
                         precision="fp8"),
                     Plan(tp=1, pp=16, vpp=2, ep=64, dp=128, mbs=1, recompute="selective", ep_comm_overlap=True,
-                         moe_dispatcher="flex")),
+                         moe_dispatcher="flex", cuda_graphs=True)),
     "llama3-8b": (Job(model=model("llama3-8b"), tokens=15e12, seq_len=8192, global_batch=512),
                   Plan(tp=2, pp=4, vpp=4, dp=8, mbs=1, recompute="full", zero=1)),
 }

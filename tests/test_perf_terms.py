@@ -12,7 +12,7 @@ from gigafactory.perf.attention import kernel_for
 from gigafactory.perf.columns import code, default_columns, plan_arrays
 from gigafactory.perf.efficiency import calibration
 from gigafactory.perf.gemm import GemmDevice, busy_fraction, gemm_time
-from gigafactory.perf.launch import kernels_per_pass
+from gigafactory.perf.launch import layer_host_s
 from gigafactory.perf.memory_bound import layer_bytes, optimizer_bytes
 from gigafactory.perf.params import arch
 from gigafactory.perf.step import evaluate
@@ -91,8 +91,7 @@ def test_launch_floor_bounds_a_launch_bound_moe_layer() -> None:
     moe = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512, precision="mxfp8")
     slow = calibration().replace(host_kernel_s=1e-3)
     r = evaluate(moe, row_cluster("b200", 8), Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none"), calib=slow)
-    kf, kb = kernels_per_pass(True, True, 128 / 8)
-    per_layer = (float(kf) + float(kb)) * 1e-3
+    per_layer = float(sum(layer_host_s(True, True, 128 / 8, False, 1e-3)))
     per_mb = (r.terms["gemm"] + r.terms["attention"] + r.terms["memory_bound"] + r.terms["launch"]
               + r.terms["ep"]) / r.microbatches
     head = per_mb - 48 * per_layer  # what is left is the LM head and the loss, outside the MoE layers
@@ -102,6 +101,38 @@ def test_launch_floor_bounds_a_launch_bound_moe_layer() -> None:
     large = evaluate(moe, row_cluster("b200", 8), Plan(tp=1, pp=1, ep=8, dp=8, mbs=8, recompute="none"),
                      check_memory=False)
     assert small.terms["launch"] > 2 * large.terms["launch"]
+
+
+def test_launch_host_time_by_hand_with_and_without_cuda_graphs() -> None:
+    # catalog launch-kernels: dense fused 20 forward ops (10 in the attention scope), MoE block 60 more
+    # (35 router + preprocessing before the count copy), 6 per local expert, backward 2x, a graph
+    # replay 2 ops. 16 local experts, 1 ms per op:
+    q, after, back = (float(x) for x in layer_host_s(True, True, 16, False, 1e-3))
+    assert (q, back) == pytest.approx((0.055, 2 * 0.055 + 2 * after))
+    assert after == pytest.approx(0.025 + 6 * 16 * 1e-3)
+    gq, gafter, gback = (float(x) for x in layer_host_s(True, True, 16, True, 1e-3))
+    # graphed: 10 + 2 (attention replay) + 2 (router replay) queued; the post-copy kernels are dynamic
+    assert (gq, gafter) == pytest.approx((0.014, after))
+    assert gback == pytest.approx(2 * 10e-3 + 2e-3 + 2e-3 + 2 * after)
+    dq, dafter, dback = (float(x) for x in layer_host_s(True, False, 0, True, 1e-3))
+    assert (dq, dafter, dback) == pytest.approx((0.012, 0.0, 0.022))
+
+
+def test_cuda_graphs_shorten_a_launch_bound_moe_step_and_not_full_recompute() -> None:
+    moe = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512, precision="mxfp8")
+    c = row_cluster("b200", 8)
+    p = Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none")
+    off, on = evaluate(moe, c, p), evaluate(moe, c, p.model_copy(update={"cuda_graphs": True}))
+    assert on.terms["launch"] < off.terms["launch"] and on.step_s < off.step_s
+    assert on.terms["gemm"] == off.terms["gemm"]  # graphs change the host's work only
+    # Megatron-Core: per-scope graphs cannot replay under full recompute; torchtitan has no graphs
+    from gigafactory.perf.frameworks import framework_reject
+
+    megatron = moe.model_copy(update={"framework": "megatron"})
+    titan = moe.model_copy(update={"framework": "torchtitan"})
+    graphed = [p.model_copy(update={"cuda_graphs": True, "recompute": rc}) for rc in ("none", "selective", "full")]
+    assert framework_reject(megatron, plan_arrays(graphed)).tolist() == [False, False, True]
+    assert framework_reject(titan, plan_arrays(graphed[:1])).tolist() == [True]
 
 
 def test_terms_add_up_to_the_step() -> None:

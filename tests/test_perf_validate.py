@@ -27,7 +27,7 @@ def test_every_row_predicted_and_accuracy_holds(report: dict) -> None:
     assert report["n"] + len(report["skipped"]) == 142
     assert report["skipped"] == []
     # regression guard on the fitted calibration (11 global parameters, the named-terms engine; measured
-    # 9.7% overall, worst GPU types b200 / b300 12.7%, A100 4.1%)
+    # 9.7% overall, worst GPU types b200 / gb300 12.8%, A100 4.1%)
     assert report["mape_pct"] <= 10.2
     for gpu, v in report["by_gpu"].items():
         assert v["mape_pct"] <= 14.0, gpu
@@ -86,7 +86,7 @@ def test_generalises_to_llama3_405b_and_deepseek_v3() -> None:
     """Runs not in train.csv, a check of the fitted model out of sample: Meta's Llama 3 405B (Dubey et
     al. 2024, Table 4: 430 and 400 model TFLOP/s per H100 on 8,192 and 16,384 GPUs) and DeepSeek-V3 on
     2,048 H800 (1,543 tokens/s/GPU from 180K GPU-hours per trillion tokens, DualPipe as published).
-    Measured with the named-terms engine: +4.1%, +4.0% and +1.7% (the previous engine: -16.7%, -16.3%,
+    Measured with the named-terms engine: +3.7%, +3.6% and +1.0% (the one-formula engine: -16.7%, -16.3%,
     -17.5%)."""
     ext = Path(__file__).parent / "data" / "external.csv"
     rep = validate(ext)

@@ -470,6 +470,9 @@ class Plan(Spec):
     moe_dispatcher: Dispatcher = Field(default="alltoall", description="MoE token dispatcher "
                                        "(Megatron --moe-token-dispatcher-type; flex = DeepEP)")
     compile: bool = Field(default=False, description="torch.compile fuses memory-bound ops (torchtitan --compile)")
+    cuda_graphs: bool = Field(default=False, description="each layer's static scopes (attention block, MoE router "
+                              "and preprocessing) replay as CUDA graphs (Megatron --cuda-graph-impl transformer_engine "
+                              "--cuda-graph-scope attn moe_router moe_preprocess); not with full recompute")
 
     @model_validator(mode="before")
     @classmethod

@@ -55,6 +55,9 @@ def register(app: typer.Typer) -> None:
         dispatcher: str = typer.Option(None, "--dispatcher", help="fix the MoE token dispatcher: alltoall, allgather, flex"),
         tp_overlap: bool = typer.Option(False, "--tp-overlap", help="overlap TP communication (Megatron --tp-comm-overlap)"),
         ep_overlap: bool = typer.Option(False, "--ep-overlap", help="overlap the MoE all-to-all with another micro-batch's compute (Megatron --overlap-moe-expert-parallel-comm, DeepSeek DualPipe)"),
+        cuda_graphs: bool = typer.Option(False, "--cuda-graphs", help="replay the attention block and the MoE router "
+                                         "as CUDA graphs (Megatron --cuda-graph-impl transformer_engine; not with "
+                                         "full recompute)"),
         cross_domain_tp: bool = typer.Option(False, "--cross-domain-tp", help="allow TP beyond the NVLink domain"),
         framework: str = typer.Option(None, "--framework", help="search only what this stack runs: megatron, nemo, "
                                       "torchtitan or other (default: the --emit format's, else megatron)"),
@@ -113,7 +116,8 @@ def register(app: typer.Typer) -> None:
         cl.gpu.peak(precision)  # clear error for unsupported precisions
         check_precision(job)
         con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute, etp=etp, schedule=schedule,
-                                     cp_comm_type=cp_comm_type, moe_dispatcher=dispatcher).items() if v is not None}
+                                     cp_comm_type=cp_comm_type, moe_dispatcher=dispatcher,
+                                     cuda_graphs=True if cuda_graphs else None).items() if v is not None}
         res = plan(job, cl, top=top, tp_comm_overlap=tp_overlap, ep_comm_overlap=ep_overlap, tp_cross_domain=cross_domain_tp, **con)
         if emit:
             typer.echo(emit_plan(job, res.best.plan, emit, cl), nl=False)
@@ -219,7 +223,7 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
                   f"{job.precision}", highlight=False)
     console.print(f"plan: tp{p.tp} pp{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else "")
                   + f" cp{p.cp} ep{p.ep} etp{p.etp} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero} {p.schedule}"
-                  + (" compile" if p.compile else ""), highlight=False)
+                  + (" compile" if p.compile else "") + (" cuda-graphs" if p.cuda_graphs else ""), highlight=False)
     console.print(f"step {r.step_s:.3f} s, {fmt(r.tokens_per_s_per_gpu)} tok/s/GPU, {r.model_tflops_per_gpu:.0f} "
                   f"TFLOP/s/GPU, MFU {r.mfu:.1%}, memory {r.memory['total']:.0f}/{r.memory['capacity']:.0f} GB",
                   highlight=False)

@@ -9,12 +9,12 @@ import difflib
 import re
 import shlex
 
-from ..errors import SpecError
+from ..errors import SpecError, closest
 from ..perf.emit import FSDP_STRATEGY
 from ..specs import Job, Mla, Model, Moe, Plan
 from .launch import DEFAULT_TOKENS, Launch, _validated, match_catalog
 
-_INT, _FLOAT, _STR, _BOOL = "int", "float", "str", "bool"
+_INT, _FLOAT, _STR, _BOOL, _LIST = "int", "float", "str", "bool", "list"
 #: the flags that decide the model, the plan or the precision, with their value type
 MEGATRON_FLAGS: dict[str, str] = {
     **{f: _INT for f in (
@@ -31,7 +31,8 @@ MEGATRON_FLAGS: dict[str, str] = {
         "position-embedding-type", "normalization", "moe-token-dispatcher-type", "moe-layer-freq",
         "pipeline-model-parallel-layout", "cp-comm-type", "data-parallel-sharding-strategy",
         "recompute-granularity", "recompute-method", "recompute-modules", "fp8-format", "fp8-recipe",
-        "fp4-format", "fp4-recipe", "attention-backend", "rope-type")},
+        "fp4-format", "fp4-recipe", "attention-backend", "rope-type", "cuda-graph-impl")},
+    "cuda-graph-scope": _LIST,
     **{f: _BOOL for f in (
         "group-query-attention", "swiglu", "squared-relu", "disable-bias-linear", "untie-embeddings-and-output-weights",
         "moe-grouped-gemm", "multi-latent-attention", "qk-layernorm", "use-rope-scaling", "sequence-parallel",
@@ -112,6 +113,11 @@ def _megatron_flags(text: str) -> tuple[dict[str, object], int | None, list[str]
             if vals:
                 raise SpecError("--from-megatron", f"--{name} takes no value (got {' '.join(vals)!r})")
             flags[name] = True
+            continue
+        if kind == _LIST:
+            if not vals:
+                raise SpecError("--from-megatron", f"--{name} takes one or more values")
+            flags[name] = vals
             continue
         if len(vals) != 1:
             raise SpecError("--from-megatron", f"--{name} takes one value (got {len(vals)})")
@@ -310,6 +316,7 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
         tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, etp=etp, dp=dp, mbs=mbs, recompute=gran, zero=zero,
         sequence_parallel=bool(f.get("sequence-parallel")) or tp == 1, tp_comm_overlap=bool(f.get("tp-comm-overlap")),
         ep_comm_overlap=bool(f.get("overlap-moe-expert-parallel-comm")),
+        cuda_graphs=_cuda_graphs(f),
         cp_comm_type=_choice(f, "cp-comm-type", ("p2p", "a2a", "allgather"), "p2p"),
         moe_dispatcher=_choice(f, "moe-token-dispatcher-type", ("alltoall", "allgather", "flex"),
                                "alltoall" if model.moe is None or ep == 1 else "allgather"),
@@ -325,3 +332,17 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
         assumed.append("experts run as grouped GEMMs (no --moe-grouped-gemm given)")
     return Launch(job=job, plan=plan, gpus=world, catalog_model=in_catalog, unmodelled=tuple(unmodelled),
                   flash=backend not in ("unfused", "local"), assumed=tuple(assumed))
+
+
+#: --cuda-graph-scope values of Transformer Engine's per-scope graphs (TransformerConfig.cuda_graph_scope)
+CUDA_GRAPH_SCOPES = ("attn", "mlp", "moe", "moe_router", "moe_preprocess", "mamba")
+
+
+def _cuda_graphs(f: dict) -> bool:
+    """Whether the launch replays layer scopes as CUDA graphs (``--cuda-graph-impl transformer_engine``)."""
+    impl = _choice(f, "cuda-graph-impl", ("none", "transformer_engine"), "none")
+    for scope in f.get("cuda-graph-scope", []):
+        if scope not in CUDA_GRAPH_SCOPES:
+            raise SpecError("--cuda-graph-scope", f"unknown scope {scope!r}", list(CUDA_GRAPH_SCOPES),
+                            closest(scope, CUDA_GRAPH_SCOPES))
+    return impl == "transformer_engine"

@@ -46,7 +46,7 @@ from .communication import (
 )
 from .efficiency import INPUT_BYTES, Calibration, calibration, compute_clock_factor, const, exp_rate, sms
 from .gemm import GemmDevice, linear_times
-from .launch import kernels_per_pass
+from .launch import layer_host_s
 from .memory import memory_bytes
 from .memory_bound import LOW_PRECISION, cross_entropy_bytes, layer_bytes, optimizer_bytes
 from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
@@ -203,17 +203,16 @@ def evaluate_batch(
         disp, ep_layer = 0.0, 0.0
 
     # ---- launch floor. A dropless MoE layer's forward syncs on its token counts (the host needs them
-    # to size the all-to-all): the GPU drains, and everything launched after the sync -- the router's
-    # tail, permutes, all-to-alls, every local expert's kernels -- runs only as fast as the host
-    # launches it, in series with the GPU work (the backward reuses the forward's splits: no sync).
+    # to size the all-to-all): the GPU drains, and everything launched after the copy -- permutes,
+    # all-to-alls, every local expert's kernels, unpermute -- runs only as fast as the host launches it,
+    # in series with the GPU work (the backward reuses the forward's splits: no sync).
     host = c.host_kernel_s
-    kd_f, kd_b = kernels_per_pass(fused, False)
+    graphs = f["cuda_graphs"] > 0
+    hd_q, _, hd_b = layer_host_s(fused, False, 0.0, graphs, host)
     if a.moe_layers:
-        km_f, km_b = kernels_per_pass(fused, True, local)
-        after_sync = km_f - kd_f  # the MoE block's kernels
-        launch_moe = np.where(dropless, (1 + rc_full) * after_sync * host, 0.0)
+        hm_q, hm_after, hm_b = layer_host_s(fused, True, local, graphs, host, padded=not dropless)
+        launch_moe = np.where(dropless, (1 + rc_full) * hm_after, 0.0)
     else:
-        km_f = km_b = 0.0
         launch_moe = 0.0
 
     # ---- the slowest pipeline stage, one micro-batch
@@ -251,12 +250,12 @@ def evaluate_batch(
 
     # ---- launch floor of the layers that queue ahead (dense, and MoE without the sync) over the step
     if a.moe_layers:  # MoE layers queue too, but for their serial post-sync launches when dropless
-        moe_q = km_f * (1 + rc_full) + km_b - np.where(dropless, (1 + rc_full) * after_sync, 0.0)
-        host_moe_q = m * n_moe * moe_q * host
+        moe_q = (hm_q + np.where(dropless, 0.0, hm_after)) * (1 + rc_full) + hm_b
+        host_moe_q = m * n_moe * moe_q
         gpu_moe_q = m * n_moe * (mF + mB + mW)
     else:
         host_moe_q = gpu_moe_q = 0.0
-    host_dense = m * n_dense * (kd_f * (1 + rc_full) + kd_b) * host + host_moe_q
+    host_dense = m * n_dense * (hd_q * (1 + rc_full) + hd_b) + host_moe_q
     gpu_dense = m * n_dense * (dF + dB + dW) + gpu_moe_q
     launch_dense = np.maximum(0.0, host_dense - gpu_dense)
 

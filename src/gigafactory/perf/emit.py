@@ -142,8 +142,9 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
     ]
     if a.gpt_style:  # GPT-2/3: learned positions, LayerNorm, biases (Megatron's defaults)
         args += ["--position-embedding-type learned_absolute", "--normalization LayerNorm"]
-    else:
-        args += ["--position-embedding-type rope", "--normalization RMSNorm", "--disable-bias-linear"]
+    else:  # the models since Llama pretrain without dropout (Megatron's defaults are 0.1)
+        args += ["--position-embedding-type rope", "--normalization RMSNorm", "--disable-bias-linear",
+                 "--attention-dropout 0.0", "--hidden-dropout 0.0"]
         if m.rope_base:
             args += [f"--rotary-base {m.rope_base:g}"]
         if m.rope_scaling:
@@ -191,6 +192,13 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
         args += ["--tp-comm-overlap"]
     if plan.ep_comm_overlap:
         args += ["--overlap-moe-expert-parallel-comm"]
+    if plan.cuda_graphs:  # Transformer Engine graphs of the static scopes (the dropless dispatch stays eager)
+        if a.gpt_style and plan.recompute == "selective":
+            raise SpecError("cuda_graphs", "Megatron-Core cannot graph the attention block when its dropout is "
+                            "recomputed (GPT-style models train with attention dropout)",
+                            ["cuda_graphs false", "recompute none"])
+        scopes = ["attn", *(("moe_router", "moe_preprocess") if m.moe else ())]
+        args += ["--cuda-graph-impl transformer_engine", "--cuda-graph-scope " + " ".join(scopes)]
     if plan.zero >= 2:
         args += ["--use-megatron-fsdp", f"--data-parallel-sharding-strategy {FSDP_STRATEGY[plan.zero]}",
                  "--ckpt-format fsdp_dtensor", "--overlap-grad-reduce", "--overlap-param-gather"]

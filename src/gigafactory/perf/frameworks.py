@@ -41,6 +41,8 @@ class Capabilities:
     sharded_params_with_ep: bool  # ZeRO-2/3 (FSDP) together with expert parallelism
     expert_tp: bool  # experts split by their own tensor-parallel size (etp > 1)
     compile: bool  # torch.compile of the model
+    #: Transformer Engine CUDA graphs of the attention block and the MoE router / preprocessing
+    cuda_graphs: bool
     tp_overlap_needs_compile: bool  # TP/GEMM overlap (async TP) only under torch.compile
     tp_overlap_needs_sp: bool  # TP/GEMM overlap only with sequence parallelism
     ep_overlap: bool  # MoE all-to-all hidden behind another micro-batch's compute
@@ -75,6 +77,10 @@ MEGATRON = Capabilities(
     sharded_params_with_ep=True,
     expert_tp=True,  # --expert-tensor-parallel-size
     compile=False,  # no torch.compile of the model: fused kernels come from Transformer Engine
+    # --cuda-graph-impl transformer_engine --cuda-graph-scope attn moe_router moe_preprocess (TransformerConfig:
+    # 'full recompute is only supported with full iteration CUDA graph'); Megatron-Bridge's performance
+    # recipes set it for their MoE workloads (scripts/performance/configs/qwen/qwen3_workload_base_configs.py)
+    cuda_graphs=True,
     tp_overlap_needs_compile=False,  # --tp-comm-overlap (Transformer Engine userbuffers)
     # validate_args: 'Tensor parallel communication/GEMM overlap can happen only when sequence parallelism
     # is enabled'
@@ -108,6 +114,7 @@ TORCHTITAN = Capabilities(
     sharded_params_with_ep=True,
     expert_tp=False,  # experts borrow TP ranks for EP (efsdp = dp_shard * cp * tp / ep); no expert TP degree
     compile=True,  # compile.enable
+    cuda_graphs=False,  # no CUDA-graph option in its training config
     tp_overlap_needs_compile=True,  # compile.enable_async_tensor_parallel needs compile.enable
     tp_overlap_needs_sp=False,
     ep_overlap=False,
@@ -121,7 +128,7 @@ OTHER = Capabilities(
     name="other", schedules=SCHEDULES, recompute=("none", "selective", "full"),
     precisions={p: p for p in ("bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4")},
     cp_comm_types=CP_COMM_TYPES, dispatchers=DISPATCHERS, zero=(0, 1, 2, 3), sharded_params_with_pp=True,
-    sharded_params_with_ep=True, expert_tp=True, compile=True, tp_overlap_needs_compile=False, tp_overlap_needs_sp=False, ep_overlap=True,
+    sharded_params_with_ep=True, expert_tp=True, compile=True, cuda_graphs=True, tp_overlap_needs_compile=False, tp_overlap_needs_sp=False, ep_overlap=True,
     a2a_needs_heads_per_cp=False, moe_tp_needs_sp=False, titan_stage_split=False,
     source="no framework named: every plan the divisibility rules allow",
 )
@@ -211,6 +218,11 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
             bad = bad | ((ep > 1) & (zero == 0) & ((cp * tp) % ep != 0))
     if "compile" in has and not cap.compile:
         bad = bad | (c("compile") == 1)
+    if "cuda_graphs" in has:  # partial (per-scope) graphs cannot replay under full recompute
+        graphs = c("cuda_graphs") == 1
+        bad = bad | (graphs & (not cap.cuda_graphs))
+        if "recompute" in has:
+            bad = bad | (graphs & (c("recompute") == code("recompute", "full")))
     if "tp_comm_overlap" in has:
         tpo = (c("tp_comm_overlap") == 1) & (tp > 1)
         if cap.tp_overlap_needs_compile:

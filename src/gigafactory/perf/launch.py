@@ -1,12 +1,15 @@
 """The host launch floor of a layer pass: kernels launched x host time per kernel.
 
 The CPU launches every kernel of a layer (catalog/perf.yaml ``launch-kernels``: counted per stack);
-each costs ``host_kernel_s`` of host time (PyTorch dispatch plus the CUDA launch; fitted, with a
-plausible range of a few to a few tens of microseconds). A GPU pass shorter than its launches waits
-for them. Dense layers queue ahead of the GPU, so their launches bound the step only in total
-(``max(GPU time, host time)`` over the step); an MoE layer's dispatcher waits on the GPU for the
-token counts per expert (dropless routing: the CPU needs them to size the all-to-all, DeepEP README
-"the CPU will wait for GPU's signal"), so each MoE layer pass is bounded by its own launches.
+each PyTorch op costs ``host_kernel_s`` of host time (dispatch plus the CUDA launch; fitted, with a
+plausible range of a few to a few tens of microseconds). With CUDA graphs (``Plan.cuda_graphs``: Transformer Engine's per-scope graphs of the attention block
+and of the MoE router and preprocessing) a captured scope costs one replay instead of its kernels.
+
+A GPU pass shorter than its launches waits for them. Dense layers queue ahead of the GPU, so their
+launches bound the step only in total (``max(GPU time, host time)`` over the step); an MoE layer's
+dispatcher waits on the GPU for the token counts per expert (dropless routing: the CPU needs them to
+size the all-to-all, DeepEP README "the CPU will wait for GPU's signal"), so what an MoE layer
+launches after that copy -- permutes, all-to-alls, experts, unpermute -- runs at the host's pace.
 """
 
 from __future__ import annotations
@@ -23,9 +26,25 @@ def _k(key: str) -> float:
     return float(catalog.entry("perf", "launch-kernels")[key])
 
 
-def kernels_per_pass(fused, moe: bool, local_experts=0.0):
-    """(forward, backward) kernels of one layer for one micro-batch."""
-    fwd = np.where(fused, _k("dense_fused_fwd"), _k("dense_eager_fwd"))
-    if moe:
-        fwd = fwd + _k("moe_extra_fwd") + _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float)
-    return fwd, _k("bwd_factor") * fwd
+def layer_host_s(fused, moe: bool, local_experts, graphs, host_s: float, padded: bool = False):
+    """Host seconds of one layer pass for one micro-batch: (forward queued ahead of the GPU, forward
+    after the MoE token-count copy, backward). `padded`: capacity routing pads every expert to its
+    capacity, so nothing waits for the counts and the whole MoE block can be one graph (Megatron-Core's
+    "moe" scope, 'only supported with drop-padding MoE')."""
+    g = np.asarray(graphs, dtype=float)
+    replay = _k("graph_replay_ops") * host_s
+    bwd = _k("bwd_factor")
+    dense = np.where(fused, _k("dense_fused_fwd"), _k("dense_eager_fwd"))
+    ops = dense - g * _k("attn_scope_fwd")  # kernels outside the captured attention block
+    queued_f, back = ops * host_s + g * replay, bwd * ops * host_s + g * replay
+    if not moe:
+        return queued_f, 0.0, back
+    if padded:
+        block = _k("moe_extra_fwd") * host_s + _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float) * host_s
+        return queued_f + (1 - g) * block + g * replay, 0.0, back + bwd * (1 - g) * block + g * replay
+    router = _k("router_scope_fwd")
+    queued_f = queued_f + (1 - g) * router * host_s + g * replay
+    back = back + bwd * (1 - g) * router * host_s + g * replay
+    experts = _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float) * host_s
+    after = (_k("moe_extra_fwd") - router) * host_s + experts
+    return queued_f, after, back + bwd * after

@@ -59,6 +59,19 @@ def test_memory_bound_bytes_of_a_llama_layer() -> None:
     assert f8 - f == pytest.approx(4 * T * (2 * 4096 + 4096 + 14336))
 
 
+def test_block_scaled_recipes_pay_the_column_wise_copy_on_blackwell() -> None:
+    # MXFP8 / NVFP4 scale 1 x 32 (1 x 16) blocks along one axis: the backward GEMMs need a second,
+    # column-wise quantised copy; per-tensor fp8 on Blackwell reads either layout and needs none
+    job = Job(model=model("llama3-8b"), tokens=1e12, seq_len=8192, global_batch=64, precision="fp8")
+    c, p = row_cluster("b200", 8), Plan(dp=8, mbs=1, recompute="none")
+    fp8 = evaluate(job, c, p, check_memory=False)
+    mx = evaluate(job.model_copy(update={"precision": "mxfp8"}), c, p, check_memory=False)
+    a, T = arch(job.model), 8192.0
+    copy = T * (2 * 4096 + 4096 + 14336) * (1 + 1) * a.layers  # 1 B per GEMM input element forward, 1 B backward
+    hbm = c.gpu.hbm_tbps * 1e12 * 0.85
+    assert (mx.terms["memory_bound"] - fp8.terms["memory_bound"]) / fp8.microbatches == pytest.approx(copy / hbm, rel=0.02)
+
+
 def test_optimizer_bytes_hand_worked() -> None:
     # Adam 28 B + clipping 4 B per local parameter, the bf16 gradient buffer zeroed (2 B) over the stage
     assert float(optimizer_bytes(1e9, 8e9)) == pytest.approx(1e9 * 32 + 8e9 * 2)

@@ -153,7 +153,9 @@ def evaluate_batch(
         att_f, att_b = unfused_times(dev16.rate, flops, T * s * a.heads / tp, hbm, const("attention", "unfused_score_bytes"))
 
     # ---- memory-bound ops
-    hopper_transpose = gpu.family == "hopper"
+    # a second, column-wise quantised copy of each GEMM input for the transposed backward GEMMs: Hopper's
+    # fp8 GEMMs take only TN layouts, and MXFP8 / NVFP4 scale 1 x 32 (1 x 16) blocks along one axis
+    hopper_transpose = (gpu.family == "hopper") | (job.precision in ("mxfp8", "nvfp4"))
     mb_d = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, False, hopper_transpose)]
     mb_m = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, True, hopper_transpose)] if a.moe_layers else [0.0, 0.0]
 

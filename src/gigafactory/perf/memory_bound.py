@@ -9,8 +9,9 @@ shards the hidden-width ops, else ``T``):
 * two RMSNorms and two residual adds over ``T_h x hidden`` (GPT-style models: two dropouts too);
 * RoPE over the local query and key widths ``T x (q + k) / tp`` (not for learned positions);
 * SwiGLU (or GeLU) over ``T x ffn / tp``;
-* low-precision recipes: each GEMM input is cast (``cast_fp8``: read bf16, write fp8; Hopper also
-  writes a transposed copy for the weight-gradient GEMM), row-wise fp8 more (``cast_fp8_rowwise``);
+* low-precision recipes: each GEMM input is cast (``cast_fp8``: read bf16, write fp8; fp8 on Hopper
+  and MXFP8 / NVFP4 on Blackwell also write a column-wise copy for the backward GEMMs), row-wise fp8
+  more (``cast_fp8_rowwise``);
 * MoE layers: the router over ``T_h x experts``, permute and unpermute of the ``T_h x top_k`` token
   copies, the activation over their ``expert_ffn`` width, and the shared experts' activation.
 

@@ -143,3 +143,20 @@ def test_growth_sizes_in_one_pass_equal_one_at_a_time() -> None:
     together = twin.steps_at(scen, full, sizes)
     assert [s.plan for s in together] == [twin.step_at(scen, full, n).plan for n in sizes]
     assert [s.step_s for s in together] == [evaluate(scen.job, scen.cluster, s.plan).step_s for s in together]
+
+
+def test_the_twin_picks_the_plan_whose_run_ends_soonest() -> None:
+    """Of the planner's fastest plans the twin keeps the one with the shortest wall time once failures
+    are counted (same seed for each): more GPUs in the job are interrupted more often."""
+    from gigafactory import twin
+    from gigafactory.report import explain_plan
+
+    res = default()
+    top, chosen = res.search.top, res.step
+    assert any(r is chosen for r in top) and res.search.best is chosen
+    days = [r.extra["wall_days_p50"] for r in top]
+    assert chosen.extra["wall_days_p50"] == min(days)
+    assert days == [float(twin.reliability(res.scenario, r, detail=False).wall_days.p50) for r in top]
+    fastest = min(top, key=lambda r: r.step_s)
+    if fastest is not chosen:  # the report says why the faster step lost
+        assert any("faster per step" in line for line in explain_plan(res.search, chosen))

@@ -316,9 +316,16 @@ def explain_plan(search: Any, best: Any) -> list[str]:
            f"{best.memory['capacity']:.0f} GB."]
     if search is None:
         return out + ["The scenario fixes this plan: no search was run."]
-    for rank, r in enumerate(search.top[1:], 2):
+    for rank, r in enumerate((x for x in search.top if x is not best), 2):
         d = r.step_s - best.step_s
         name = plan_text(r.plan)
+        if d < -1e-9 * best.step_s:  # faster per step, but the twin found its run ends later
+            days = r.extra.get("wall_days_p50"), best.extra.get("wall_days_p50")
+            out.append(f"Runner-up {rank}: {name} is {-d / best.step_s:.1%} faster per step on {r.plan.gpus:,} GPUs "
+                       f"against {best.plan.gpus:,}, but with their failures its run takes "
+                       + (f"{days[0]:.2f} against {days[1]:.2f} days at full size." if None not in days
+                          else "longer."))
+            continue
         if d <= 1e-9 * best.step_s:
             same = "" if r.plan.gpus == best.plan.gpus else f" on {r.plan.gpus:,} GPUs"
             out.append(f"Runner-up {rank}: {name} ties{same} (same step time, "

@@ -8,15 +8,20 @@ powers of two up to the NVLink domain, pp over the fewest stages for each layers
 GPUs), cp over powers of two, dp over divisors of the global batch, ep over divisors of the experts,
 then micro-batch, vpp, recompute and ZeRO stage.
 
-1. The structural grid (tp, pp, cp, dp, ep, mbs, vpp) is built stage by stage, each stage checked
-   against :mod:`gigafactory.perf.rules` before the next axis multiplies it (rejections are counted
-   as plans of the full cartesian grid, by reason).
-2. A lower bound of every plan's step time: all its matmul FLOPs (6 x active matmul parameters per
-   token) spread over the GPUs it uses at the best GEMM efficiency the model allows. Nothing in
-   :mod:`gigafactory.perf.batch` is faster than that.
+1. The structural grid (tp, pp, cp, dp, ep, mbs, vpp, etp, schedule) is built axis by axis, each new
+   axis broadcast against the survivors so far and checked against :mod:`gigafactory.perf.rules`
+   (rejections are counted as plans of the full cartesian grid, by reason). What the rules allow
+   apart from the GPU count is memoised per model and NVLink domain (:func:`allowed`); the GPU count
+   is the last rule.
+2. A lower bound of every plan's step time: its matmul FLOPs (6 x active matmul parameters per
+   token; the routed experts' at the grouped-GEMM rate times the load imbalance) and attention FLOPs
+   spread over the GPUs it uses at the best rates the model allows, times the 1F1B bubble share.
+   Nothing in :mod:`gigafactory.perf.batch` is faster than that.
 3. Plans are costed by :func:`gigafactory.perf.batch.evaluate_batch` in chunks, lowest bound
-   first; once the next bound exceeds the `top`-th best step time found, the rest cannot enter the
-   top list and are counted as pruned. The result is exactly the exhaustive search's.
+   first, each structural row under all its (recompute, ZeRO) pairs as one 2-D broadcast; once the
+   next bound exceeds the `top`-th best step time found, the rest cannot enter the top list and are
+   counted as pruned. Ties go to the plan with less memory, so the result is exactly the exhaustive
+   search's (``prune=False``).
 
 Results are memoised on (job, cluster, top, constraints) when the default calibration is used.
 """

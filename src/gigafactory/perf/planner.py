@@ -144,8 +144,6 @@ def structural(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_d
     if not fits.all():
         rejected[Reason.GPUS] += int((~fits).sum()) * ax["recompute"].size * ax["zero"].size
         S = {k: v[fits] for k, v in S.items()}
-    for v in S.values():
-        v.flags.writeable = False  # shared by every search that hits the memo
     return S, rejected
 
 
@@ -158,11 +156,7 @@ def allowed(job: Job, cluster: Cluster, ax: dict[str, np.ndarray], tp_cross_doma
     """
     key = (job.model_dump_json(), cluster.domain_size, bool(tp_cross_domain),
            tuple((k, v.tobytes()) for k, v in sorted(ax.items())))
-    hit = _ALLOWED.pop(key, None) or _allowed(job, cluster, ax, tp_cross_domain)
-    _ALLOWED[key] = hit  # most recently used last
-    while len(_ALLOWED) > ALLOWED_CACHE_SIZE:
-        _ALLOWED.pop(next(iter(_ALLOWED)))
-    return hit
+    return _memo(_ALLOWED, ALLOWED_CACHE_SIZE, key, lambda: _allowed(job, cluster, ax, tp_cross_domain))
 
 
 _ALLOWED: dict[tuple, tuple[dict[str, np.ndarray], Counter]] = {}
@@ -230,16 +224,22 @@ def plan(job: Job, cluster: Cluster, top: int = 5, calib: Calibration | None = N
             hash(key)
         except TypeError:
             return _search(job, cluster, top, calib, constraints)
-        res = _CACHE.pop(key, None) or _search(job, cluster, top, None, constraints)
-        _CACHE[key] = res  # most recently used last
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
+        res = _memo(_CACHE, CACHE_SIZE, key, lambda: _search(job, cluster, top, None, constraints))
         return dataclasses.replace(res, top=list(res.top))
     return _search(job, cluster, top, calib, constraints)
 
 
 _CACHE: dict[tuple, PlanSearch] = {}
 CACHE_SIZE = 256
+
+
+def _memo(cache: dict, size: int, key: tuple, compute: Any) -> Any:
+    """`cache[key]`, computed by `compute()` on a miss; the `size` most recently used entries are kept."""
+    hit = cache.pop(key, None) or compute()
+    cache[key] = hit  # most recently used last
+    while len(cache) > size:
+        cache.pop(next(iter(cache)))
+    return hit
 
 
 def cache_clear() -> None:
@@ -284,14 +284,14 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         V = {k: v[:, None] for k, v in default_columns(j - i, **{k: v[order[i:j]] for k, v in S.items()}, **{
             k: np.full(j - i, x, dtype=np.int64) for k, x in fixed.items()}).items()}
         V.update(rz)
-        fw = np.broadcast_to(framework_reject(job, {k: v for k, v in V.items() if k not in choose}), shape)
+        fw = framework_reject(job, {k: v for k, v in V.items() if k not in choose})  # broadcast to `shape`
         out = evaluate_batch(job, cluster, V, calib=calib, flash=flash, choose=choose,
                              dispatchers=capabilities(job.framework).dispatchers,
                              cp_types=capabilities(job.framework).cp_comm_types)
         V.update({k: out[k] for k in choose})
         # an option the engine chose that the framework does not have (torchtitan's CP is its K/V all-gather)
         if choose:
-            fw = fw | np.broadcast_to(framework_reject(job, V), shape)
+            fw = fw | framework_reject(job, V)
         n_fw = int(fw.sum())
         rejected[Reason.FRAMEWORK] += n_fw
         costed += fw.size - n_fw  # each plan counted once: ruled out, pruned or costed
@@ -332,7 +332,6 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
     dt = time.perf_counter() - t0
     return PlanSearch(best=results[0], top=results, configs_evaluated=n_space, rejected=rej, search_seconds=dt,
                       costed=costed)
-
 
 
 def _result(out: dict[str, np.ndarray], V: dict[str, np.ndarray], shape: tuple[int, int], r: int, q: int

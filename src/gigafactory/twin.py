@@ -155,25 +155,27 @@ def plan_text(p: Plan) -> str:
 # --------------------------------------------------------------------------- stages
 
 
-def plan_step(scen: Scenario) -> tuple[PlanSearch | None, StepResult]:
+def plan_step(scen: Scenario) -> tuple[PlanSearch | None, StepResult, GoodputResult | None]:
     """Stage 1: the scenario's plan; or, of the planner's fastest plans on the full cluster, the one
     whose run ends soonest once failures are counted (each plan's goodput Monte Carlo, same seed:
     ``extra["wall_days_p50"]``). A plan a fraction of a percent faster per step on more GPUs is
-    interrupted more often and can finish later; the planner ranks by step time alone."""
+    interrupted more often and can finish later; the planner ranks by step time alone. The chosen
+    plan's goodput without the what-ifs comes back too (None for a fixed plan): stage 2 need not
+    run it again."""
     if scen.plan is not None:
-        return None, evaluate(scen.job, scen.cluster, scen.plan)
+        return None, evaluate(scen.job, scen.cluster, scen.plan), None
     search = search_plans(step_job(scen.job), scen.cluster, top=3)
     ranked = []
     for i, r in enumerate(search.top):
         try:
-            days = float(reliability(scen, r, detail=False).wall_days.p50)
+            gp = reliability(scen, r, detail=False)
         except SpecError:
             if i == 0:  # the fastest plan cannot run either: the goodput stage says why
                 raise
             continue
-        ranked.append(replace(r, extra={**r.extra, "wall_days_p50": days}))
-    chosen = min(ranked, key=lambda r: (r.extra["wall_days_p50"], r.step_s))
-    return replace(search, best=chosen, top=ranked), chosen
+        ranked.append((replace(r, extra={**r.extra, "wall_days_p50": float(gp.wall_days.p50)}), gp))
+    chosen, gp = min(ranked, key=lambda rg: (rg[0].extra["wall_days_p50"], rg[0].step_s))
+    return replace(search, best=chosen, top=[r for r, _ in ranked]), chosen, gp
 
 
 def failure_free_days(scen: Scenario, step: StepResult) -> float:
@@ -219,8 +221,8 @@ class Training:
 
 def training(scen: Scenario, *, with_failures: bool = True) -> Training:
     """Stages 1-2 only: the plan's step and (optionally) the goodput of the run at full size."""
-    _, step = plan_step(scen)
-    gp = reliability(scen, step, detail=False) if with_failures else None
+    _, step, quick = plan_step(scen)
+    gp = (quick or reliability(scen, step, detail=False)) if with_failures else None
     return Training(step, failure_free_days(scen, step), gp)
 
 
@@ -251,12 +253,12 @@ def simulate(
 
     say("plan")
     t0 = time.perf_counter()
-    search, step = plan_step(scen)
+    search, step, quick = plan_step(scen)
     t["plan"] = time.perf_counter() - t0
 
     say("reliability")
     t0 = time.perf_counter()
-    gp = reliability(scen, step, detail=detail)
+    gp = quick if quick is not None and not detail else reliability(scen, step, detail=detail)
     t["goodput"] = time.perf_counter() - t0
 
     say("bring-up")
@@ -308,15 +310,15 @@ def growth_sizes(scen: Scenario, bu: BringUp) -> list[int]:
     return [n for n in sizes if n < c.num_gpus] + [c.num_gpus]
 
 
-def steps_at(scen: Scenario, full: StepResult, sizes: list[int]) -> list[StepResult]:
+def steps_at(scen: Scenario, full: StepResult, sizes: list[int]) -> list[StepResult | InfeasiblePlan]:
     """The job's step at each GPU count of `sizes` (GPUs of the cluster up), in one vectorised pass.
 
     The plan is re-chosen only where the size changes it: the full-size plan's model-parallel shape
     (TP, PP, CP, EP, micro-batch, recompute, sharding) is kept with the widest data parallelism that
     fits in the size and divides the global batch (up to DP_TRIES such widths, widest first), evaluated
     on the cluster's fabric as designed (the racks that are up are part of it). Only where none of
-    those can run (memory, rules) does a full plan search on a cluster of that size decide.
-    InfeasiblePlan when no plan fits.
+    those can run (memory, rules) does a full plan search on a cluster of that size decide. Where no
+    plan fits a size, its entry is the InfeasiblePlan that says why.
     """
     p, job = full.plan, scen.job
     model_parallel = p.tp * p.pp * p.cp
@@ -332,32 +334,30 @@ def steps_at(scen: Scenario, full: StepResult, sizes: list[int]) -> list[StepRes
         at += len(t)
         if found is None:
             sub = Cluster.model_validate({**scen.cluster.model_dump(), "num_gpus": gpus})
-            found = search_plans(step_job(job), sub, top=1).best
+            try:
+                found = search_plans(step_job(job), sub, top=1).best
+            except InfeasiblePlan as exc:
+                found = exc
         steps.append(found)
     return steps
 
 
 def step_at(scen: Scenario, full: StepResult, gpus: int) -> StepResult:
-    """The job's step when only `gpus` GPUs of the cluster are up (:func:`steps_at` of one size)."""
-    return steps_at(scen, full, [gpus])[0]
+    """The job's step when only `gpus` GPUs of the cluster are up (:func:`steps_at` of one size);
+    InfeasiblePlan when no plan fits."""
+    step = steps_at(scen, full, [gpus])[0]
+    if isinstance(step, InfeasiblePlan):
+        raise step
+    return step
 
 
 def grow(scen: Scenario, bu: BringUp, full_step: StepResult, gp: GoodputResult) -> Growth:
-    """Train on the GPUs that are up, re-planning at each size (:func:`step_at`), until the job's
+    """Train on the GPUs that are up, re-planning at each size (:func:`steps_at`), until the job's
     tokens are done. Throughput at each size is the failure-free tokens/s there, times the goodput of
     the full-size run (p50 for the median schedule, p10 for the pessimistic one)."""
     sizes = growth_sizes(scen, bu)
     rates, plans = [], []
-    try:
-        partial = steps_at(scen, full_step, sizes[:-1])
-    except InfeasiblePlan:  # some size has no plan at all: find which, one at a time
-        partial = []
-        for n in sizes[:-1]:
-            try:
-                partial.append(step_at(scen, full_step, n))
-            except InfeasiblePlan as exc:
-                partial.append(exc)
-    for best in partial:
+    for best in steps_at(scen, full_step, sizes[:-1]):
         if isinstance(best, InfeasiblePlan):
             rates.append(0.0)
             plans.append(f"does not fit: {best.reason}")

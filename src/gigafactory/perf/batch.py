@@ -155,9 +155,9 @@ def evaluate_batch(
     # ---- memory-bound ops
     # a second, column-wise quantised copy of each GEMM input for the transposed backward GEMMs: Hopper's
     # fp8 GEMMs take only TN layouts, and MXFP8 / NVFP4 scale 1 x 32 (1 x 16) blocks along one axis
-    hopper_transpose = (gpu.family == "hopper") | (job.precision in ("mxfp8", "nvfp4"))
-    mb_d = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, False, hopper_transpose)]
-    mb_m = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, True, hopper_transpose)] if a.moe_layers else [0.0, 0.0]
+    column_copy = (gpu.family == "hopper") | (job.precision in ("mxfp8", "nvfp4"))
+    mb_d = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, False, column_copy)]
+    mb_m = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, True, column_copy)] if a.moe_layers else [0.0, 0.0]
 
     def passes(g, mb):
         """(forward, input-backward, weight-backward) compute seconds of a layer, recompute included."""

@@ -39,12 +39,12 @@ def layer_host_s(fused, moe: bool, local_experts, graphs, host_s: float, padded:
     queued_f, back = ops * host_s + g * replay, bwd * ops * host_s + g * replay
     if not moe:
         return queued_f, 0.0, back
-    if padded:
-        block = _k("moe_extra_fwd") * host_s + _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float) * host_s
+    experts = _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float)
+    router = _k("router_scope_fwd") * host_s  # launched before the count copy
+    after = (_k("moe_extra_fwd") - _k("router_scope_fwd") + experts) * host_s  # launched after it
+    if padded:  # nothing waits for the counts; graphed, the whole block is one replay
+        block = router + after
         return queued_f + (1 - g) * block + g * replay, 0.0, back + bwd * (1 - g) * block + g * replay
-    router = _k("router_scope_fwd")
-    queued_f = queued_f + (1 - g) * router * host_s + g * replay
-    back = back + bwd * (1 - g) * router * host_s + g * replay
-    experts = _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float) * host_s
-    after = (_k("moe_extra_fwd") - router) * host_s + experts
+    queued_f = queued_f + (1 - g) * router + g * replay
+    back = back + bwd * (1 - g) * router + g * replay
     return queued_f, after, back + bwd * after

@@ -146,6 +146,10 @@ def test_cuda_graphs_shorten_a_launch_bound_moe_step_and_not_full_recompute() ->
     graphed = [p.model_copy(update={"cuda_graphs": True, "recompute": rc}) for rc in ("none", "selective", "full")]
     assert framework_reject(megatron, plan_arrays(graphed)).tolist() == [False, False, True]
     assert framework_reject(titan, plan_arrays(graphed[:1])).tolist() == [True]
+    # a GPT-style model's attention dropout cannot be recomputed inside a graphed attention block
+    gpt = Job(model=model("gpt3-175b"), tokens=1e12, seq_len=2048, global_batch=512, framework="megatron")
+    dense = [Plan(tp=8, dp=8, recompute=rc, cuda_graphs=True) for rc in ("none", "selective", "full")]
+    assert framework_reject(gpt, plan_arrays(dense)).tolist() == [False, True, True]
 
 
 def test_terms_add_up_to_the_step() -> None:

@@ -193,10 +193,6 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
     if plan.ep_comm_overlap:
         args += ["--overlap-moe-expert-parallel-comm"]
     if plan.cuda_graphs:  # Transformer Engine graphs of the static scopes (the dropless dispatch stays eager)
-        if a.gpt_style and plan.recompute == "selective":
-            raise SpecError("cuda_graphs", "Megatron-Core cannot graph the attention block when its dropout is "
-                            "recomputed (GPT-style models train with attention dropout)",
-                            ["cuda_graphs false", "recompute none"])
         scopes = ["attn", *(("moe_router", "moe_preprocess") if m.moe else ())]
         args += ["--cuda-graph-impl transformer_engine", "--cuda-graph-scope " + " ".join(scopes)]
     if plan.zero >= 2:

@@ -218,11 +218,15 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
             bad = bad | ((ep > 1) & (zero == 0) & ((cp * tp) % ep != 0))
     if "compile" in has and not cap.compile:
         bad = bad | (c("compile") == 1)
-    if "cuda_graphs" in has:  # partial (per-scope) graphs cannot replay under full recompute
+    if "cuda_graphs" in has:
         graphs = c("cuda_graphs") == 1
         bad = bad | (graphs & (not cap.cuda_graphs))
-        if "recompute" in has:
-            bad = bad | (graphs & (c("recompute") == code("recompute", "full")))
+        if "recompute" in has:  # TransformerConfig: per-scope graphs cannot replay under full recompute, and
+            # not a graphed attention whose dropout (GPT-style models) selective recompute redoes
+            rc = c("recompute")
+            bad = bad | (graphs & (rc == code("recompute", "full")))
+            if a.gpt_style:
+                bad = bad | (graphs & (rc == code("recompute", "selective")))
     if "tp_comm_overlap" in has:
         tpo = (c("tp_comm_overlap") == 1) & (tp > 1)
         if cap.tp_overlap_needs_compile:

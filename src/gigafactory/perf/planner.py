@@ -32,6 +32,7 @@ import bisect
 import dataclasses
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,7 +234,7 @@ _CACHE: dict[tuple, PlanSearch] = {}
 CACHE_SIZE = 256
 
 
-def _memo(cache: dict, size: int, key: tuple, compute: Any) -> Any:
+def _memo(cache: dict, size: int, key: tuple, compute: Callable[[], Any]) -> Any:
     """`cache[key]`, computed by `compute()` on a miss; the `size` most recently used entries are kept."""
     hit = cache.pop(key, None) or compute()
     cache[key] = hit  # most recently used last

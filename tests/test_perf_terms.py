@@ -220,3 +220,47 @@ def test_context_parallelism_costs_what_it_costs() -> None:
     assert cp32.step_s > cp2.step_s
     assert cp32.terms["cp"] > 0.01 * cp32.step_s
     assert cp32.plan.cp == 32 and cp2.plan.cp == 2
+
+
+def test_tp_overlap_hides_each_collective_only_behind_its_own_gemm() -> None:
+    from gigafactory.perf.communication import tp_exposed
+
+    # a 4 ms collective under tp = 8 paired with a 10 ms GEMM at overlap 0.5: 5 ms of GEMM hide it,
+    # but one chunk of 8 (0.5 ms) always shows; behind a 2 ms GEMM 4 - 1 = 3 ms shows; off: all 4 ms
+    t = tp_exposed(4e-3, (10e-3, 2e-3), 8, 0.5, np.array([True, False]))
+    assert t.tolist() == pytest.approx([0.5e-3 + 3e-3, 8e-3])
+
+
+def test_small_models_hide_less_tp_traffic_than_large_ones() -> None:
+    # the same TP8 async-TP plan: the 8B model's GEMMs are half the 70B's per byte of activations, so a
+    # larger share of its TP traffic stays exposed
+    c = row_cluster("h100-sxm", 64)
+    p = Plan(tp=8, dp=8, mbs=2, recompute="none", tp_comm_overlap=True)
+    share = {}
+    for name in ("llama3-8b", "llama3-70b"):
+        r = evaluate(Job(model=model(name), tokens=1e12, seq_len=8192, global_batch=16), c, p, check_memory=False)
+        off = evaluate(Job(model=model(name), tokens=1e12, seq_len=8192, global_batch=16), c,
+                       p.model_copy(update={"tp_comm_overlap": False}), check_memory=False)
+        share[name] = r.terms["tp"] / off.terms["tp"]
+    assert 1 / 8 <= share["llama3-70b"] < share["llama3-8b"] < 1.0
+
+
+def test_selective_recompute_redoes_what_each_stack_redoes() -> None:
+    from gigafactory.perf.recompute import recompute_shares, selective_policy
+
+    # Megatron: the core attention only; torchtitan's per-op SAC: every second matmul, every
+    # memory-bound op and the forward all-gathers (2 of 4 forward TP collectives), attention saved
+    assert selective_policy("megatron") == (0.0, 1.0, 0.0, 0.0)
+    assert selective_policy("torchtitan") == (0.5, 0.0, 1.0, 1.0)
+    sel, full = code("recompute", "selective"), code("recompute", "full")
+    r = recompute_shares("torchtitan", np.array([sel, full, 0]), np.array([1.0, 0.25, 1.0]), 8)
+    assert r.gemm.tolist() == [0.5, 0.25, 0.0] and r.attention.tolist() == [0.0, 0.25, 0.0]
+    assert r.memory_bound.tolist() == [1.0, 0.25, 0.0] and r.tp_collectives.tolist() == [2.0, 1.0, 0.0]
+    # on one plan, torchtitan's selective recompute costs GEMM time and Megatron's attention time
+    c = row_cluster("h100-sxm", 8)
+    p = Plan(tp=1, dp=8, mbs=2, recompute="selective")
+    none = p.model_copy(update={"recompute": "none"})
+    for fw, term, other in (("torchtitan", "gemm", "attention"), ("megatron", "attention", "gemm")):
+        job = Job(model=model("llama3-8b"), tokens=1e12, seq_len=8192, global_batch=16, framework=fw)
+        a, b = evaluate(job, c, p, check_memory=False), evaluate(job, c, none, check_memory=False)
+        assert a.terms[term] > 1.05 * b.terms[term] and a.terms[other] == pytest.approx(b.terms[other])

@@ -43,6 +43,7 @@ from .communication import (
     etp_collectives,
     pp_send,
     tp_collective,
+    tp_exposed,
 )
 from .efficiency import INPUT_BYTES, Calibration, calibration, compute_clock_factor, const, exp_rate, sms
 from .gemm import GemmDevice, linear_times
@@ -50,6 +51,7 @@ from .launch import layer_host_s
 from .memory import memory_bytes
 from .memory_bound import LOW_PRECISION, cross_entropy_bytes, layer_bytes, optimizer_bytes
 from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
+from .recompute import recompute_shares, selective_policy
 from .schedules import (
     DUALPIPE,
     DUALPIPE_V,
@@ -126,21 +128,26 @@ def evaluate_batch(
     # ---- GEMMs of one layer, one micro-batch: (forward, dgrad, wgrad)
     kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp  # KV heads replicate when tp > groups
     qkv_out = (a.p_attn / H - a.heads * a.d_v) / tp
-    g_attn = _sum3(linear_times(dev, T, H, qkv_out), linear_times(dev, T, a.heads * a.d_v / tp, H))
+    g_qkv, g_proj = linear_times(dev, T, H, qkv_out), linear_times(dev, T, a.heads * a.d_v / tp, H)
+    g_attn = _sum3(g_qkv, g_proj)
     mult_in = 2.0 if a.gated else 1.0
-    g_mlp = _sum3(linear_times(dev, T, H, mult_in * a.ffn_dense / tp), linear_times(dev, T, a.ffn_dense / tp, H))
+    g_fc1, g_fc2 = linear_times(dev, T, H, mult_in * a.ffn_dense / tp), linear_times(dev, T, a.ffn_dense / tp, H)
+    g_mlp = _sum3(g_fc1, g_fc2)
     if a.moe_layers:
         local = a.experts / ep
         per_expert = ep * etp * T_h * a.top_k / a.experts * imbalance  # tokens of the busiest local expert
         grouped = GemmDevice(dev.rate * c.grouped_gemm_scale, dev.sms, dev.hbm, dev.in_bytes)
         g_exp = _sum3(linear_times(grouped, per_expert, H, mult_in * a.expert_ffn / etp, local),
                       linear_times(grouped, per_expert, a.expert_ffn / etp, H, local))
-        g_sh = _sum3(linear_times(dev, T, H, mult_in * a.shared * a.expert_ffn / tp),
-                     linear_times(dev, T, a.shared * a.expert_ffn / tp, H)) if a.shared else (0.0, 0.0, 0.0)
+        g_sh_in, g_sh_out = ((linear_times(dev, T, H, mult_in * a.shared * a.expert_ffn / tp),
+                              linear_times(dev, T, a.shared * a.expert_ffn / tp, H)) if a.shared
+                             else ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0)))
+        g_sh = _sum3(g_sh_in, g_sh_out)
         g_router = linear_times(dev16, T_h, H, float(a.experts))
         g_moe = _sum3(g_exp, g_sh, g_router)
     else:
         local, per_expert, g_moe = 0.0, 0.0, (0.0, 0.0, 0.0)
+        g_sh_in = g_sh_out = (0.0, 0.0, 0.0)
 
     # ---- attention core
     if flash:
@@ -159,17 +166,18 @@ def evaluate_batch(
     mb_d = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, False, column_copy)]
     mb_m = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, True, column_copy)] if a.moe_layers else [0.0, 0.0]
 
+    redo = recompute_shares(job.framework, rc, rcf, tp)  # what the backward reruns of each forward term
+
     def passes(g, mb):
         """(forward, input-backward, weight-backward) compute seconds of a layer, recompute included."""
         fwd = g[0] + att_f + mb[0]
-        re = np.where(rc == FULL, rcf * fwd, np.where(rc == SELECTIVE, att_f, 0.0))
+        re = redo.gemm * g[0] + redo.attention * att_f + redo.memory_bound * mb[0]
         return fwd, g[1] + att_b + mb[1] + re, g[2]
 
     def split(g, mb):
         """(gemm, attention, memory-bound) seconds of a layer's forward + backward + recompute."""
-        re = np.where(rc == FULL, rcf, 0.0)
-        re_att = np.where(rc == FULL, rcf, np.where(rc == SELECTIVE, 1.0, 0.0))
-        return (g[0] * (1 + re) + g[1] + g[2], att_f * (1 + re_att) + att_b, mb[0] * (1 + re) + mb[1])
+        return (g[0] * (1 + redo.gemm) + g[1] + g[2], att_f * (1 + redo.attention) + att_b,
+                mb[0] * (1 + redo.memory_bound) + mb[1])
 
     dF, dB, dW = passes(_sum3(g_attn, g_mlp), mb_d)
     mF, mB, mW = passes(_sum3(g_attn, g_moe), mb_m) if a.moe_layers else (0.0, 0.0, 0.0)
@@ -177,9 +185,19 @@ def evaluate_batch(
     m_parts = split(_sum3(g_attn, g_moe), mb_m) if a.moe_layers else (0.0, 0.0, 0.0)
 
     # ---- communication in a layer's stream
-    t_tp1 = tp_collective(fab, T, H, tp) * (1 - c.overlap_tp * tpo)
-    n_tp = np.where(tp > 1, 8 + 4 * rc_full, 0.0)
-    tp_layer = n_tp * t_tp1
+    # each of a layer's 8 TP collectives hides (with overlap) behind its own GEMM: forward QKV, proj,
+    # FC1, FC2 and their dgrads backward (an MoE layer's MLP-side pair behind its shared experts'
+    # GEMMs, none if it has none); recomputed forwards rerun theirs as the forward's average
+    t_tp1 = tp_collective(fab, T, H, tp)
+    on_tp = tp > 1
+
+    def tp_pass(g_mlp_in, g_mlp_out):
+        fwd = tp_exposed(t_tp1, (g_qkv[0], g_proj[0], g_mlp_in[0], g_mlp_out[0]), tp, c.overlap_tp, tpo)
+        bwd = tp_exposed(t_tp1, (g_qkv[1], g_proj[1], g_mlp_in[1], g_mlp_out[1]), tp, c.overlap_tp, tpo)
+        return np.where(on_tp, fwd + bwd + redo.tp_collectives * fwd / 4.0, 0.0)
+
+    tp_layer = tp_pass(g_fc1, g_fc2)
+    tp_moe = tp_pass(g_sh_in, g_sh_out) if a.moe_layers else 0.0
     cpv = cp_variants(fab, T, kv_local, a.q_dim / tp, tp, cp, att_f, att_b, cluster.domain_size)
     cp_cost = {k: fv * (1 + rc_full) + bv for k, (fv, bv) in cpv.items()}
     if "cp_comm_type" in choose:  # Ulysses (a2a) needs the local heads divisible by cp
@@ -232,7 +250,7 @@ def evaluate_batch(
         F = n_dense * dF + n_moe * mF + h * head_F
         Bi = n_dense * dB + n_moe * mB + h * head_B
         W = n_dense * dW + n_moe * mW + h * head_W
-        comm = n_layers * (tp_layer + cp_layer) + n_moe * (ep_layer + launch_moe)
+        comm = n_dense * tp_layer + n_moe * tp_moe + n_layers * cp_layer + n_moe * (ep_layer + launch_moe)
         return F, Bi, W, comm, n_dense, n_moe
 
     mid = stage(Ls, pp <= 1)
@@ -291,7 +309,7 @@ def evaluate_batch(
         "attention": m * attn_mb,
         "memory_bound": m * mbw_mb,
         "launch": m * n_moe * launch_moe + launch_dense,
-        "tp": m * n_all * tp_layer,
+        "tp": m * (n_dense * tp_layer + n_moe * tp_moe),
         "cp": m * n_all * cp_layer,
         "ep": m * n_moe * ep_layer,
         "pp": pp_exp,
@@ -310,7 +328,8 @@ def evaluate_batch(
     mf = model_flops_per_token(job.model, job.seq_len, causal=True)
     out["model_tflops_per_gpu"] = mf * tok / N / 1e12
     out["mfu"] = out["model_tflops_per_gpu"] * 1e12 / (gpu.peak(job.precision) * 1e12)
-    extra = np.where(rc == FULL, rcf * _recompute_flops(a, s, "full"), np.where(rc == SELECTIVE, _recompute_flops(a, s, "selective"), 0.0))
+    extra = np.where(rc == FULL, rcf * _recompute_flops(a, s, "full"),
+                     np.where(rc == SELECTIVE, _recompute_flops(a, s, "selective", job.framework), 0.0))
     out["hfu"] = out["mfu"] * (mf + extra) / mf
     for key in ("weights", "grads", "optimizer", "activations", "total", "capacity"):
         out[f"mem_{key}"] = mem[key] / 1e9
@@ -366,12 +385,15 @@ def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib
     return base * np.where(bubbled, 1.0 + (pp - 1) / (np.maximum(v, 1.0) * m), 1.0)
 
 
-def _recompute_flops(a: Arch, s: float, kind: str) -> float:
+def _recompute_flops(a: Arch, s: float, kind: str, framework: str = "megatron") -> float:
+    """FLOPs per token the backward reruns: the whole forward (full), or what the stack's selective
+    recompute redoes (:func:`.recompute.selective_policy`)."""
     attn = 2.0 * s * a.heads * (a.d_qk + a.d_v) * 0.5 * a.layers
+    lin = 2.0 * (a.layers * a.p_attn + a.dense_layers * a.p_mlp_dense + a.moe_layers * a.p_moe_mlp_active)
     if kind == "selective":
-        return attn
-    lin = a.layers * a.p_attn + a.dense_layers * a.p_mlp_dense + a.moe_layers * a.p_moe_mlp_active
-    return 2.0 * lin + attn
+        g, at, _, _ = selective_policy(framework)
+        return g * lin + at * attn
+    return lin + attn
 
 
 __all__ = ["BREAKDOWN", "RECOMPUTE", "TERMS", "evaluate_batch", "step_lower_bound"]

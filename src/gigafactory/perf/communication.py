@@ -5,8 +5,11 @@ group the framework forms, in Megatron rank order (TP innermost, then CP, DP; PP
 layers re-partition TP x CP x DP into ETP (innermost) x EP x expert-DP). Per layer and micro-batch:
 
 * **TP** (sequence parallel): all-gather before and reduce-scatter after the attention and MLP
-  blocks, ``T x hidden x 2`` bytes each, 4 forward and 4 backward; Transformer Engine's userbuffer
-  overlap (``tp_comm_overlap``) hides a fitted fraction ``overlap_tp`` behind the GEMMs.
+  blocks, ``T x hidden x 2`` bytes each, 4 forward and 4 backward. TP overlap (``tp_comm_overlap``:
+  Transformer Engine's userbuffers, torchtitan's async TP) splits each collective into ``tp`` chunks
+  pipelined with the GEMM it feeds or follows (QKV, proj, FC1, FC2 forward; their dgrads backward),
+  so a collective hides only behind its own GEMM, and only a fitted fraction ``overlap_tp`` of that
+  GEMM's time (chunking, copy-engine and SM contention); one chunk of ``tp`` always shows.
 * **CP** (``cp_comm_type``): ``p2p`` sends the K/V chunk around the ring, ``cp - 1`` steps of
   ``T x 2 x kv_local x 2`` bytes forward (K/V and their gradients backward: twice), each under the
   attention of the chunk before, so only what outlasts the attention shows; ``a2a`` (Ulysses) swaps
@@ -49,6 +52,19 @@ def _moe(key: str) -> float:
 def tp_collective(fab, T, hidden: float, tp):
     """One TP all-gather / reduce-scatter of the ``T x hidden`` bf16 activations."""
     return nc.reduce_scatter(fab, np.asarray(T, dtype=float) * hidden * 2.0, tp, 1)
+
+
+def tp_exposed(t_coll, paired_gemms, tp, overlap: float, on):
+    """Exposed seconds of one TP collective per GEMM in `paired_gemms` (the GEMM each overlaps):
+    all of it without overlap; with it (`on`), what outlasts ``overlap`` x its GEMM, never less than
+    the one chunk of ``tp`` that the pipeline cannot hide."""
+    t = np.asarray(t_coll, dtype=float)
+    tp = np.maximum(np.asarray(tp, dtype=float), 1.0)
+    total = 0.0
+    for g in paired_gemms:
+        hidden = np.maximum(t / tp, t - overlap * np.asarray(g, dtype=float))
+        total = total + np.where(on, hidden, t)
+    return total
 
 
 def cp_variants(fab, T, kv_local, q_local, tp, cp, attn_f, attn_b, domain: int) -> dict[int, tuple]:

@@ -110,6 +110,8 @@ def config_from_flags(flags: dict) -> tuple[object, dict, dict]:
             continue  # selects num_query_groups / the MLA config class
         elif name == "attention-backend":
             kw["attention_backend"] = AttnBackend[one]
+        elif name == "window-size":  # Megatron-LM's tuple_type: "128,0" -> (128, 0)
+            kw["window_size"] = tuple(int(v) for v in one.strip("()").split(","))
         elif name == "moe-layer-freq":
             kw["moe_layer_freq"] = eval(one, {"__builtins__": {}})  # Megatron's moe_freq_type does the same
         else:
@@ -222,3 +224,18 @@ def test_emitted_megatron_flags_construct_in_megatron_core(name: str, monkeypatc
     n = build_params(cls, kw, gpt)
     print(f"{name}: megatron-core {n:,} parameters, gigafactory {total_params(job.model):,.0f}")
     assert n == pytest.approx(total_params(job.model), rel=0.005)
+
+
+def test_sliding_window_flags_reach_megatron_core(monkeypatch) -> None:
+    # gpt-oss: banded 128-token attention on every layer but one in two; Megatron-Core's TransformerConfig
+    # takes the window as (left, right) and the full-attention frequency as window_attn_skip_freq
+    import megatron.core.transformer.transformer_config as tc
+    from packaging.version import Version
+
+    monkeypatch.setattr(tc, "is_te_min_version", lambda v, check_equality=True: Version("2.8.0") >= Version(v))
+    job = Job(model=model("gpt-oss-120b"), tokens=1e12, seq_len=4096, global_batch=512)
+    plan = Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none")
+    _, flags = parse(emit(job, plan, "megatron"))
+    cls, kw, _ = config_from_flags(flags)
+    cfg = cls(**kw)
+    assert cfg.window_size == (128, 0) and cfg.window_attn_skip_freq == 2

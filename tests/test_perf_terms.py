@@ -264,3 +264,26 @@ def test_selective_recompute_redoes_what_each_stack_redoes() -> None:
         job = Job(model=model("llama3-8b"), tokens=1e12, seq_len=8192, global_batch=16, framework=fw)
         a, b = evaluate(job, c, p, check_memory=False), evaluate(job, c, none, check_memory=False)
         assert a.terms[term] > 1.05 * b.terms[term] and a.terms[other] == pytest.approx(b.terms[other])
+
+
+def test_sliding_window_layers_touch_only_their_band() -> None:
+    from gigafactory.perf.attention import window_factor
+
+    # gpt-oss: every second layer banded at 128 tokens; at 4,096 tokens a banded layer computes the
+    # 128 + 128 keys its band touches against the 2,048 a causal query averages
+    a = arch(model("gpt-oss-120b"))
+    assert (a.window, a.window_share) == (128, 0.5)
+    assert float(window_factor(4096, a.window, a.window_share)) == pytest.approx(0.5 + 0.5 * 256 / 2048)
+    assert window_factor(4096, 0, 0.0) == 1.0 and float(window_factor(256, 128, 1.0)) == 1.0
+    assert arch(model("llama3-8b")).window_share == 0.0
+
+
+def test_attention_rate_by_head_dim_follows_flashattention3_fig5() -> None:
+    from gigafactory.perf.attention import head_dim_factor
+
+    # H100 bf16 forward at 16k: cuDNN 413 vs 595 TFLOP/s at head dim 64 vs 128, FA-2 324 vs 370
+    assert head_dim_factor("fused", 64) == pytest.approx(413 / 595, abs=1e-3)
+    assert head_dim_factor("fa2", 64) == pytest.approx(324 / 370, abs=1e-3)
+    assert head_dim_factor("fused", 128) == head_dim_factor("fused", 192) == 1.0
+    assert head_dim_factor("fused", 96) == pytest.approx(0.694 + (np.log2(96) - 6) * (1 - 0.694))
+    assert head_dim_factor("unfused", 64) == 1.0

@@ -403,6 +403,10 @@ class Model(Spec):
     max_seq: Int = Field(ge=1, le=MAX_SEQ)
     moe: Moe | None = None
     mla: Mla | None = None
+    sliding_window: Int | None = Field(default=None, ge=1, le=MAX_SEQ, description="banded (sliding-window) "
+                                       "attention span in tokens; None: every layer attends to the whole context")
+    full_attention_every: Int = Field(default=1, ge=1, le=MAX_LAYERS, description="with a sliding window: one "
+                                      "layer in this many keeps full attention (gpt-oss: 2, alternating)")
     rope_base: Real | None = Field(default=None, ge=1.0, le=1e10, description="RoPE base (theta); None: learned "
                                    "positions (GPT-style) or not published")
     rope_scaling: Real | None = Field(default=None, gt=0, le=1_000.0,

@@ -10,11 +10,13 @@ Which kernel runs is an attribute of the job's stack (`Job.framework`), never gu
   plus softmax and dropout traffic.
 
 A flash kernel's tensor-core work is ``4 T s_kv h (d_qk + d_v) / 2`` forward per causal layer
-(``T`` query tokens, each attending to ``s_kv / 2`` keys on average with a causal mask) at
+(``T`` query tokens, each attending to ``s_kv / 2`` keys on average with a causal mask; a banded
+sliding-window layer only to the key blocks its band touches, :func:`window_factor`) at
 
     eff(kernel, family, pass) * attn_scale * s_chunk / (s_chunk + s_half)
 
-of the bf16 peak (catalog/perf.yaml ``attention-kernels``; ``attn_scale`` fitted), plus one softmax
+of the bf16 peak times the kernel's head-dimension factor (:func:`head_dim_factor`; catalog/perf.yaml
+``attention-kernels``; ``attn_scale`` fitted), plus one softmax
 exponential per score on the special function units, which the kernels do not hide fully behind the
 MMAs (``sfu-exp``); the backward recomputes the exponentials and runs 2.5x the forward's matmuls.
 """
@@ -57,16 +59,43 @@ def attention_bwd_factor() -> float:
     return _const("bwd_flops_factor")
 
 
+@cache
+def head_dim_factor(kernel: str, head_dim: float) -> float:
+    """A flash kernel's rate at `head_dim` over its rate at 128 (narrower heads give each block less
+    matmul work per softmax and per load): the catalog's measured points, interpolated in log2 of the
+    head dim, flat above 128 and below the narrowest point."""
+    e = catalog.entry("perf", "attention-kernels")["head_dim_factor"]
+    pts = e.get(kernel)
+    if not pts:
+        return 1.0
+    d = sorted((float(k[1:]), float(v)) for k, v in pts.items() if k.startswith("d"))
+    x = np.log2(np.clip(head_dim, d[0][0], d[-1][0]))
+    return float(np.interp(x, [np.log2(k) for k, _ in d], [v for _, v in d]))
+
+
+def window_factor(s_kv, window: int, window_share: float):
+    """The attention work of a model's layers over that of full causal attention at the same length:
+    a banded layer of `window` tokens computes the key blocks its band touches (``window + block``
+    keys per query), against the ``s_kv / 2`` of a causal one; `window_share` of the layers are banded."""
+    if not window or not window_share:
+        return 1.0
+    s = np.asarray(s_kv, dtype=float)
+    banded = np.minimum(1.0, (window + _const("block_tokens")) / np.maximum(s / 2.0, 1.0))
+    return 1.0 - window_share + window_share * banded
+
+
 def core_flops(T, s_kv, heads_local, d_qk: float, d_v: float, causal: bool = True):
     """Forward matmul FLOPs of the attention core: QK^T and PV over the (causal half of the) scores."""
     return 2.0 * np.asarray(T, dtype=float) * s_kv * heads_local * (d_qk + d_v) * (0.5 if causal else 1.0)
 
 
-def flash_times(gpu: Gpu, kernel: str, flops, scores, chunk, peak16: float, exp_rate: float, attn_scale: float):
+def flash_times(gpu: Gpu, kernel: str, flops, scores, chunk, peak16: float, exp_rate: float, attn_scale: float,
+                head_dim: float = 128.0):
     """(forward, backward) seconds of a flash kernel: tensor-core time at the kernel's efficiency for
     that chunk length plus one exponential per score on the SFUs (the backward recomputes them)."""
     fwd_eff, bwd_eff = kernel_efficiency(kernel, gpu.family)
     fill = np.asarray(chunk, dtype=float) / (np.asarray(chunk, dtype=float) + _const("half_chunk_tokens"))
+    fill = fill * head_dim_factor(kernel, head_dim)
     t_exp = scores / exp_rate
     fwd = flops / (peak16 * fwd_eff * attn_scale * fill) + t_exp
     bwd = _const("bwd_flops_factor") * flops / (peak16 * bwd_eff * attn_scale * fill) + t_exp

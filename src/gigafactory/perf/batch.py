@@ -30,9 +30,11 @@ from .attention import (
     attention_bwd_factor,
     core_flops,
     flash_times,
+    head_dim_factor,
     kernel_efficiency,
     kernel_for,
     unfused_times,
+    window_factor,
 )
 from .columns import PLAN_COLUMNS, code
 from .communication import (
@@ -152,9 +154,11 @@ def evaluate_batch(
     # ---- attention core
     if flash:
         kernel = kernel_for(job.framework)
-        flops = core_flops(T, s, a.heads / tp, a.d_qk, a.d_v)
-        att_f, att_b = flash_times(gpu, kernel, flops, T * s * a.heads / tp * 0.5, s / cp, gpu.peak("bf16") * 1e12 * clock,
-                                   exp_rate(gpu) * clock, c.attention_scale(gpu))
+        band = window_factor(s, a.window, a.window_share)  # sliding-window layers touch fewer key blocks
+        flops = core_flops(T, s, a.heads / tp, a.d_qk, a.d_v) * band
+        att_f, att_b = flash_times(gpu, kernel, flops, T * s * a.heads / tp * 0.5 * band, s / cp,
+                                   gpu.peak("bf16") * 1e12 * clock, exp_rate(gpu) * clock, c.attention_scale(gpu),
+                                   head_dim=(a.d_qk + a.d_v) / 2)
     else:
         flops = core_flops(T, s, a.heads / tp, a.d_qk, a.d_v)
         att_f, att_b = unfused_times(dev16.rate, flops, T * s * a.heads / tp, hbm, const("attention", "unfused_score_bytes"))
@@ -369,8 +373,9 @@ def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib
         attn = 6.0 * float(core_flops(1.0, job.seq_len, a.heads, a.d_qk, a.d_v)) * a.layers * tokens / dev16.rate
     else:
         kern = kernel_for(job.framework)
-        fwd_eff, bwd_eff = kernel_efficiency(kern, gpu.family)
-        flops = float(core_flops(1.0, job.seq_len, a.heads, a.d_qk, a.d_v)) * a.layers * tokens
+        fwd_eff, bwd_eff = (e * head_dim_factor(kern, (a.d_qk + a.d_v) / 2) for e in kernel_efficiency(kern, gpu.family))
+        band = float(window_factor(job.seq_len, a.window, a.window_share))
+        flops = float(core_flops(1.0, job.seq_len, a.heads, a.d_qk, a.d_v)) * band * a.layers * tokens
         peak = gpu.peak("bf16") * 1e12 * clock * c.attention_scale(gpu)
         attn = flops / (peak * fwd_eff) + attention_bwd_factor() * flops / (peak * bwd_eff)
     col = {k: np.asarray(P[k], dtype=float) for k in ("tp", "pp", "cp", "dp")}

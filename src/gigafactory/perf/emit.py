@@ -155,6 +155,10 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
         args += [f"--kv-channels {m.head_dim}"]
         if m.kv_heads != m.heads:
             args += ["--group-query-attention", f"--num-query-groups {m.kv_heads}"]
+    if m.sliding_window:  # banded attention: (left, right) window; one full layer in every `full_attention_every`
+        args += [f"--window-size {m.sliding_window},0"]
+        if m.full_attention_every > 1:
+            args += [f"--window-attn-skip-freq {m.full_attention_every}"]
     if m.activation == "swiglu":
         args += ["--swiglu"]
     elif m.activation == "squared-relu":

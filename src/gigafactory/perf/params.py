@@ -52,6 +52,8 @@ class Arch:
     p_small_layer: float  # norms and biases per layer
     p_embed: float  # token (+position) embedding
     p_head: float  # LM head if untied (0 if tied)
+    window: int = 0  # sliding-window span of the banded layers, tokens (0: none)
+    window_share: float = 0.0  # share of the layers with banded attention
 
     @property
     def mult(self) -> int:
@@ -108,7 +110,17 @@ def arch(model: Model) -> Arch:
         experts=experts, top_k=top_k, shared=shared, expert_ffn=eff, p_expert=float(mult * h * eff),
         p_router=float(h * experts), p_small_layer=float(small), p_embed=float(embed),
         p_head=0.0 if model.tied_embeddings else float(model.vocab * h),
+        window=int(model.sliding_window or 0),
+        window_share=_banded_share(L, model.sliding_window, model.full_attention_every),
     )
+
+
+def _banded_share(layers: int, window: int | None, full_every: int) -> float:
+    """Share of the layers with sliding-window attention: all but one in every `full_every`."""
+    if not window:
+        return 0.0
+    full = -(-layers // full_every) if full_every > 1 else 0  # layers 0, k, 2k, ... keep full attention
+    return (layers - full) / layers
 
 
 def _layers_params(a: Arch, active: bool) -> float:

@@ -295,3 +295,13 @@ def test_other_tables_piped_are_plain_and_uncut(cmd: list[str]) -> None:
     r = run(*cmd)
     assert r.exit_code == 0, r.output
     assert "…" not in r.stdout and "┃" not in r.stdout and "│" not in r.stdout
+
+
+def test_plan_offload_layers_is_a_plan_choice_with_clear_errors() -> None:
+    args = ["plan", "--model", "llama3-70b", "--gpu", "gb200", "--gpus", "64", "--gbs", "128", "--seq", "8192"]
+    r = runner.invoke(app, [*args, "--precision", "fp8", "--offload-layers", "20", "--top", "1"])
+    assert r.exit_code == 0, r.output
+    assert "offload20" in r.output and " pp1 " in r.output
+    assert float(re.search(r"offload (\d+\.\d+)", r.output).group(1)) > 0  # the exposed copies, a named term
+    bad = runner.invoke(app, [*args, "--offload-layers", "80"])
+    assert bad.exit_code == 2 and "--offload-layers" in bad.output and "0 to 79" in bad.output

@@ -147,7 +147,18 @@ ROUND_TRIPS = [
     ("mixtral-8x7b", dict(seq=4096, gbs=512), Plan(tp=2, ep=8, etp=1, dp=32, mbs=2, zero=3)),
     ("gpt3-175b", dict(seq=2048, gbs=1536), Plan(tp=8, pp=12, dp=8, recompute="full", zero=0)),
     ("llama3-8b", dict(seq=8192, gbs=512), Plan(tp=1, dp=64, mbs=2, zero=2, cp_comm_type="a2a")),
+    ("llama3-70b", dict(seq=8192, gbs=128), Plan(tp=1, dp=64, mbs=2, zero=3, offload_layers=20)),
+    ("gpt-oss-120b", dict(seq=4096, gbs=512), Plan(tp=1, ep=8, dp=64, mbs=1)),
 ]
+
+
+def test_activation_offload_only_without_pipeline_or_recompute() -> None:
+    # Megatron-Core's TransformerConfig: cpu_offloading needs pp = 1, no recompute, fewer layers than the model
+    j = job("llama3-70b")
+    ok = Plan(dp=64, zero=3, offload_layers=20)
+    assert rejects(j, ok, ok.model_copy(update={"pp": 2, "dp": 32}), ok.model_copy(update={"recompute": "full"}),
+                   ok.model_copy(update={"offload_layers": 80})) == [False, True, True, True]
+    assert rejects(job("llama3-70b", "torchtitan"), ok) == [True]
 
 
 @pytest.mark.parametrize("name,kw,p", ROUND_TRIPS)

@@ -239,3 +239,15 @@ def test_sliding_window_flags_reach_megatron_core(monkeypatch) -> None:
     cls, kw, _ = config_from_flags(flags)
     cfg = cls(**kw)
     assert cfg.window_size == (128, 0) and cfg.window_attn_skip_freq == 2
+
+
+def test_activation_offload_flags_reach_megatron_core(monkeypatch) -> None:
+    import megatron.core.transformer.transformer_config as tc
+    from packaging.version import Version
+
+    monkeypatch.setattr(tc, "is_te_min_version", lambda v, check_equality=True: Version("2.8.0") >= Version(v))
+    job = Job(model=model("llama3-70b"), tokens=1e12, seq_len=8192, global_batch=128)
+    _, flags = parse(emit(job, Plan(tp=1, dp=64, mbs=2, zero=3, offload_layers=20), "megatron"))
+    cls, kw, _ = config_from_flags(flags)
+    cfg = cls(**kw)  # its checks: no PP, no recompute, fewer offloaded layers than the model's
+    assert cfg.cpu_offloading and cfg.cpu_offloading_num_layers == 20

@@ -21,7 +21,7 @@ def job70() -> Job:
 def test_step_breakdown_sums_and_metrics(job70: Job) -> None:
     c = row_cluster("h100-sxm", 64)
     r = evaluate(job70, c, Plan(tp=4, pp=4, vpp=5, cp=2, dp=2, mbs=1, recompute="selective", tp_comm_overlap=True))
-    assert set(r.breakdown) == {"compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer"}
+    assert set(r.breakdown) == {"compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer", "offload"}
     assert sum(r.breakdown.values()) == pytest.approx(r.step_s, rel=1e-12)
     assert r.tokens_per_s == pytest.approx(128 * 8192 / r.step_s)
     assert r.tokens_per_s_per_gpu == pytest.approx(r.tokens_per_s / 64)

@@ -287,3 +287,20 @@ def test_attention_rate_by_head_dim_follows_flashattention3_fig5() -> None:
     assert head_dim_factor("fused", 128) == head_dim_factor("fused", 192) == 1.0
     assert head_dim_factor("fused", 96) == pytest.approx(0.694 + (np.log2(96) - 6) * (1 - 0.694))
     assert head_dim_factor("unfused", 64) == 1.0
+
+
+def test_activation_offload_frees_memory_and_costs_what_outlasts_the_next_layer() -> None:
+    # Llama 3 70B, FSDP over 64 GB200, 2 x 8k tokens per micro-batch: 20 of 80 layers offloaded keep
+    # two layers' worth in HBM; each copy out and back over the 225 GB/s C2C share (x 0.85) shows only
+    # where it outlasts a layer's forward (backward)
+    job = Job(model=model("llama3-70b"), tokens=1e12, seq_len=8192, global_batch=128, precision="fp8")
+    c = row_cluster("gb200", 64)
+    p = Plan(dp=64, mbs=2, zero=3)
+    on, off = (evaluate(job, c, p.model_copy(update={"offload_layers": k}), check_memory=False) for k in (20, 0))
+    per_layer = off.memory["activations"] / 80  # GB of one layer's activations (logits aside: close)
+    assert on.memory["activations"] == pytest.approx(off.memory["activations"] - 18 * per_layer, rel=0.02)
+    t_copy = per_layer * 1e9 / (225e9 * 0.85)
+    layer_f = (off.terms["gemm"] + off.terms["attention"] + off.terms["memory_bound"]) / 80 / 3  # forward ~ 1/3
+    assert 0 < on.terms["offload"] <= 20 * 2 * t_copy
+    assert on.terms["offload"] >= 20 * max(0.0, t_copy - 1.5 * layer_f)
+    assert off.terms["offload"] == 0.0

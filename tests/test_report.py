@@ -27,6 +27,7 @@ from gigafactory.report import (
     site_of,
 )
 from gigafactory.resolve import load_scenario
+from gigafactory.specs import Plan
 from gigafactory.twin import simulate
 
 
@@ -82,11 +83,11 @@ def test_site_verdict_renders_the_reasons_it_carries() -> None:
 
 
 def test_plan_explained_names_what_runners_up_lose() -> None:
-    plan = SimpleNamespace(tp=2, pp=4, vpp=1, cp=1, ep=1, dp=8, mbs=1, recompute="none", zero=1, gpus=64)
+    plan = Plan(tp=2, pp=4, vpp=1, cp=1, ep=1, dp=8, mbs=1, recompute="none", zero=1)
     best = SimpleNamespace(plan=plan, step_s=2.0, mfu=0.4, tokens_per_s_per_gpu=1000.0,
                            memory={"total": 60.0, "capacity": 80.0},
                            breakdown={"compute": 1.6, "bubble": 0.2, "dp": 0.2})
-    slower = SimpleNamespace(plan=SimpleNamespace(**{**plan.__dict__, "pp": 8, "dp": 4}), step_s=2.3, mfu=0.35,
+    slower = SimpleNamespace(plan=plan.model_copy(update={"pp": 8, "dp": 4}), step_s=2.3, mfu=0.35,
                              tokens_per_s_per_gpu=870.0, memory={"total": 40.0, "capacity": 80.0},
                              breakdown={"compute": 1.6, "bubble": 0.55, "dp": 0.15})
     search = SimpleNamespace(top=[best, slower], rejected={"does not fit in GPU memory": 12}, configs_evaluated=100)

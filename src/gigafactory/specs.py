@@ -132,6 +132,8 @@ class Gpu(Spec):
     hbm_gb: Real = Field(ge=1.0, le=100_000.0, description="HBM capacity (catalog: 40-288 GB)")
     hbm_tbps: Real = Field(ge=0.1, le=1_000.0, description="HBM bandwidth (catalog: 1.6-8 TB/s)")
     nvlink_gbs: Real = Field(ge=1.0, le=100_000.0, description="NVLink bandwidth per GPU, both directions, as quoted")
+    host_link_gbs: Real | None = Field(default=None, ge=1.0, le=10_000.0, description="GPU to host-memory link, "
+                                       "GB/s per direction (PCIe, NVLink-C2C); None: unknown, no activation offload")
     tdp_w: Real = Field(ge=MIN_TDP_W, le=MAX_TDP_W)
     idle_w: Real = Field(ge=1.0, le=MAX_TDP_W, description="board draw at idle, below tdp_w")
     power_cap_w: Real | None = Field(default=None, ge=1.0, le=MAX_TDP_W, description="board power limit if capped")
@@ -477,6 +479,9 @@ class Plan(Spec):
     cuda_graphs: bool = Field(default=False, description="each layer's static scopes (attention block, MoE router "
                               "and preprocessing) replay as CUDA graphs (Megatron --cuda-graph-impl transformer_engine "
                               "--cuda-graph-scope attn moe_router moe_preprocess); not with full recompute")
+    offload_layers: Int = Field(default=0, ge=0, le=MAX_LAYERS, description="layers whose activations go to host "
+                                "memory in the forward and come back for the backward (Megatron --cpu-offloading "
+                                "--cpu-offloading-num-layers); without PP or recompute, fewer than the model's layers")
 
     @model_validator(mode="before")
     @classmethod

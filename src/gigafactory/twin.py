@@ -149,6 +149,8 @@ def plan_text(p: Plan) -> str:
     zero = {0: "DDP", 1: "dist-opt", 2: "ZeRO-2", 3: "FSDP"}[p.zero]
     parts = [f"TP{p.tp}", f"PP{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else ""), f"CP{p.cp}", f"EP{p.ep}",
              f"DP{p.dp}", f"mbs{p.mbs}", f"recompute={p.recompute}", zero]
+    if p.offload_layers:
+        parts.append(f"offload={p.offload_layers}")
     return " ".join(parts)
 
 

@@ -58,6 +58,8 @@ def register(app: typer.Typer) -> None:
         cuda_graphs: bool = typer.Option(False, "--cuda-graphs", help="replay the attention block and the MoE router "
                                          "as CUDA graphs (Megatron --cuda-graph-impl transformer_engine; not with "
                                          "full recompute)"),
+        offload_layers: int = typer.Option(None, "--offload-layers", help="offload this many layers' activations to "
+                                           "host memory (Megatron --cpu-offloading-num-layers; no PP, no recompute)"),
         cross_domain_tp: bool = typer.Option(False, "--cross-domain-tp", help="allow TP beyond the NVLink domain"),
         framework: str = typer.Option(None, "--framework", help="search only what this stack runs: megatron, nemo, "
                                       "torchtitan or other (default: the --emit format's, else megatron)"),
@@ -114,10 +116,22 @@ def register(app: typer.Typer) -> None:
         job = _option(validate, Job, {"model": get_model(model), "tokens": 1e12, "seq_len": seq,
                                       "global_batch": gbs, "precision": precision, "framework": framework}, "")
         cl.gpu.peak(precision)  # clear error for unsupported precisions
+        if offload_layers is not None:
+            n_layers = job.model.layers
+            if not 0 <= offload_layers < n_layers:
+                raise SpecError("--offload-layers", f"must be an integer from 0 to {n_layers - 1} (the model has "
+                                f"{n_layers} layers; got {excerpt(offload_layers)})")
+            if offload_layers and not cl.gpu.host_link_gbs:
+                raise SpecError("--offload-layers", f"{cl.gpu.id} has no host link in the catalog (host_link_gbs)")
+            if offload_layers and not cap.offload:
+                raise SpecError("--offload-layers", f"{framework} has no layer-level activation offload", ["0"])
         check_precision(job)
         con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute, etp=etp, schedule=schedule,
                                      cp_comm_type=cp_comm_type, moe_dispatcher=dispatcher,
-                                     cuda_graphs=True if cuda_graphs else None).items() if v is not None}
+                                     cuda_graphs=True if cuda_graphs else None,
+                                     offload_layers=offload_layers or None).items() if v is not None}
+        if offload_layers:
+            con.update(pp=1, recompute="none")
         res = plan(job, cl, top=top, tp_comm_overlap=tp_overlap, ep_comm_overlap=ep_overlap, tp_cross_domain=cross_domain_tp, **con)
         if emit:
             typer.echo(emit_plan(job, res.best.plan, emit, cl), nl=False)
@@ -147,7 +161,8 @@ PLAN_COLUMNS = [Column("plan", "plan", ""), Column("gpus", "GPUs", ""), Column("
 
 def plan_text(p: Any) -> str:
     return (f"tp{p.tp} pp{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else "")
-            + f" cp{p.cp} ep{p.ep} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero}")
+            + f" cp{p.cp} ep{p.ep} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero}"
+            + (f" offload{p.offload_layers}" if p.offload_layers else ""))
 
 
 def plan_row(r: Any) -> dict[str, Any]:
@@ -223,7 +238,8 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
                   f"{job.precision}", highlight=False)
     console.print(f"plan: tp{p.tp} pp{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else "")
                   + f" cp{p.cp} ep{p.ep} etp{p.etp} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero} {p.schedule}"
-                  + (" compile" if p.compile else "") + (" cuda-graphs" if p.cuda_graphs else ""), highlight=False)
+                  + (" compile" if p.compile else "") + (" cuda-graphs" if p.cuda_graphs else "")
+                  + (f" offload {p.offload_layers} layers" if p.offload_layers else ""), highlight=False)
     console.print(f"step {r.step_s:.3f} s, {fmt(r.tokens_per_s_per_gpu)} tok/s/GPU, {r.model_tflops_per_gpu:.0f} "
                   f"TFLOP/s/GPU, MFU {r.mfu:.1%}, memory {r.memory['total']:.0f}/{r.memory['capacity']:.0f} GB",
                   highlight=False)

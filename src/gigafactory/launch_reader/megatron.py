@@ -25,19 +25,21 @@ MEGATRON_FLAGS: dict[str, str] = {
         "decoder-first-pipeline-num-layers", "decoder-last-pipeline-num-layers",
         "num-virtual-stages-per-pipeline-rank", "num-layers-per-virtual-pipeline-stage", "context-parallel-size",
         "expert-model-parallel-size", "expert-tensor-parallel-size", "micro-batch-size", "global-batch-size",
-        "recompute-num-layers", "train-iters", "train-samples")},
+        "recompute-num-layers", "train-iters", "train-samples", "cpu-offloading-num-layers",
+        "window-attn-skip-freq")},
     **{f: _FLOAT for f in ("rotary-base", "rope-scaling-factor", "norm-epsilon")},
     **{f: _STR for f in (
         "position-embedding-type", "normalization", "moe-token-dispatcher-type", "moe-layer-freq",
         "pipeline-model-parallel-layout", "cp-comm-type", "data-parallel-sharding-strategy",
         "recompute-granularity", "recompute-method", "recompute-modules", "fp8-format", "fp8-recipe",
-        "fp4-format", "fp4-recipe", "attention-backend", "rope-type", "cuda-graph-impl")},
+        "fp4-format", "fp4-recipe", "attention-backend", "rope-type", "cuda-graph-impl", "window-size")},
     "cuda-graph-scope": _LIST,
     **{f: _BOOL for f in (
         "group-query-attention", "swiglu", "squared-relu", "disable-bias-linear", "untie-embeddings-and-output-weights",
         "moe-grouped-gemm", "multi-latent-attention", "qk-layernorm", "use-rope-scaling", "sequence-parallel",
         "tp-comm-overlap", "overlap-moe-expert-parallel-comm", "use-distributed-optimizer", "use-megatron-fsdp",
-        "use-torch-fsdp2", "overlap-grad-reduce", "overlap-param-gather", "bf16", "fp16", "use-flash-attn")},
+        "use-torch-fsdp2", "overlap-grad-reduce", "overlap-param-gather", "bf16", "fp16", "use-flash-attn",
+        "cpu-offloading")},
 }
 #: flags read and known not to change the step time (data, tokenizer files, optimizer and LR schedule,
 #: initialisation, checkpoints, logging, MoE router and load-balancing losses)
@@ -211,12 +213,22 @@ def _megatron_model(f: dict) -> Model:
             raise SpecError("--moe-layer-freq", "gigafactory models leading dense layers then every k-th layer MoE")
         moe = Moe(experts=int(f["num-experts"]), top_k=int(f.get("moe-router-topk", 2)), shared_experts=shared_size // eff,
                   expert_ffn=eff, dense_layers=dense, dense_ffn=ffn, layer_freq=freq)
+    window = None
+    if "window-size" in f:  # (left, right); banded attention is the left span with no look-ahead
+        try:
+            left, right = (int(x) for x in str(f["window-size"]).strip("()").split(","))
+        except ValueError:
+            raise SpecError("--window-size", f"{f['window-size']!r} is not 'left,right' (e.g. 128,0)") from None
+        if right != 0 or left < 1:
+            raise SpecError("--window-size", "gigafactory models causal banded attention: give 'left,0' with left >= 1")
+        window = left
     raw = dict(layers=L, hidden=h, heads=nh, kv_heads=kv, head_dim=hd, ffn=ffn, mlp=mlp, activation=act,
                vocab=vocab, tied_embeddings=not f.get("untie-embeddings-and-output-weights"),
                max_seq=int(f.get("max-position-embeddings", seq)), moe=moe, mla=mla,
                rope_base=f.get("rotary-base") if pos == "rope" else None,
                rope_scaling=f.get("rope-scaling-factor", 8.0) if f.get("use-rope-scaling") else None,
-               norm_eps=f.get("norm-epsilon"))
+               norm_eps=f.get("norm-epsilon"), sliding_window=window,
+               full_attention_every=int(f.get("window-attn-skip-freq", 1)) if window else 1)
     return Model(id="megatron-launch", name="the model of a Megatron-LM launch", params_b=1.0, **raw)
 
 
@@ -317,6 +329,7 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
         sequence_parallel=bool(f.get("sequence-parallel")) or tp == 1, tp_comm_overlap=bool(f.get("tp-comm-overlap")),
         ep_comm_overlap=bool(f.get("overlap-moe-expert-parallel-comm")),
         cuda_graphs=_cuda_graphs(f),
+        offload_layers=int(f.get("cpu-offloading-num-layers", 0)) if f.get("cpu-offloading") else 0,
         cp_comm_type=_choice(f, "cp-comm-type", ("p2p", "a2a", "allgather"), "p2p"),
         moe_dispatcher=_choice(f, "moe-token-dispatcher-type", ("alltoall", "allgather", "flex"),
                                "alltoall" if model.moe is None or ep == 1 else "allgather"),

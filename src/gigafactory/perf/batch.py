@@ -15,7 +15,8 @@ stage is built from its layers, each a sum of terms with their own module and fo
 
 The step is ``m`` micro-batches of that stage plus the schedule's bubble (:mod:`.schedules`), the
 exposed pipeline sends (``pp``), the exposed data-parallel gradient and parameter traffic (``dp``)
-and the optimizer step. Every key of :data:`TERMS` is exposed seconds; they add up to the step.
+the optimizer step and the activation offload copies that outlast their neighbour layer's compute
+(``offload``). Every key of :data:`TERMS` is exposed seconds; they add up to the step.
 :data:`BREAKDOWN` groups them into the phases the power model draws (``compute`` = GEMM + attention
 + memory-bound, ``host`` = launch).
 """
@@ -66,8 +67,8 @@ from .schedules import (
 )
 
 RECOMPUTE = ("none", "selective", "full")
-TERMS = ("gemm", "attention", "memory_bound", "launch", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
-BREAKDOWN = ("compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer")
+TERMS = ("gemm", "attention", "memory_bound", "launch", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer", "offload")
+BREAKDOWN = ("compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer", "offload")
 FULL, SELECTIVE = code("recompute", "full"), code("recompute", "selective")
 
 
@@ -300,11 +301,19 @@ def evaluate_batch(
     dp_z3 = np.where(pp > 1, np.maximum(0, ag + rs - od * win_b), m * per_mb3)  # FSDP without PP re-gathers per micro-batch
     dp_exp = np.where(zero == 0, dp_z0, np.where(zero == 3, dp_z3, dp_z12))
 
+    # ---- activation offload: each offloaded layer's activations go to host memory during its forward and
+    # come back for its backward over the host link, behind the compute of the layer next to it
+    off = np.minimum(f["offload_layers"], Ls)
+    link = (cluster.gpu.host_link_gbs or 0.0) * 1e9 * const("host-link", "eff")
+    t_copy = mem["layer_activations"] / link if link > 0 else np.where(off > 0, np.inf, 0.0)
+    layer_f, layer_b = F / np.maximum(Ls, 1), (Bi + W) / np.maximum(Ls, 1)
+    offload = np.where(off > 0, m * off * (np.maximum(0.0, t_copy - layer_f) + np.maximum(0.0, t_copy - layer_b)), 0.0)
+
     # ---- optimizer (memory-bound Adam on the local shard, clipping, zeroing the gradient buffer)
     shard = np.where(zero >= 1, Pd / (dp * cp) + Pe / (dp * cp * tp / (ep * etp)), Pd + Pe)
     t_opt = optimizer_bytes(shard, Pd + Pe) / hbm
 
-    step = m * t_mb + launch_dense + bubble + pp_exp + dp_exp + t_opt
+    step = m * t_mb + launch_dense + bubble + pp_exp + dp_exp + t_opt + offload
     N = tp * pp * cp * dp
     tok = B * s / step
     out: dict[str, np.ndarray] = {
@@ -320,6 +329,7 @@ def evaluate_batch(
         "dp": dp_exp,
         "bubble": bubble,
         "optimizer": t_opt,
+        "offload": offload,
         "tokens_per_s": tok,
         "tokens_per_s_per_gpu": tok / N,
         "microbatches": m,

@@ -74,7 +74,7 @@ def _check(job: Job, plan: Plan, framework: str) -> None:
 
 def _describe(p: Plan) -> str:
     return (f"tp{p.tp} pp{p.pp} vpp{p.vpp} cp{p.cp} ep{p.ep} etp{p.etp} dp{p.dp} mbs{p.mbs} {p.recompute} "
-            f"zero{p.zero} {p.schedule}")
+            f"zero{p.zero} {p.schedule}" + (f" offload{p.offload_layers}" if p.offload_layers else ""))
 
 
 # ---------------------------------------------------------------- Megatron-LM
@@ -199,6 +199,8 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
     if plan.cuda_graphs:  # Transformer Engine graphs of the static scopes (the dropless dispatch stays eager)
         scopes = ["attn", *(("moe_router", "moe_preprocess") if m.moe else ())]
         args += ["--cuda-graph-impl transformer_engine", "--cuda-graph-scope " + " ".join(scopes)]
+    if plan.offload_layers:
+        args += ["--cpu-offloading", f"--cpu-offloading-num-layers {plan.offload_layers}"]
     if plan.zero >= 2:
         args += ["--use-megatron-fsdp", f"--data-parallel-sharding-strategy {FSDP_STRATEGY[plan.zero]}",
                  "--ckpt-format fsdp_dtensor", "--overlap-grad-reduce", "--overlap-param-gather"]

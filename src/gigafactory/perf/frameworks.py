@@ -43,6 +43,8 @@ class Capabilities:
     compile: bool  # torch.compile of the model
     #: Transformer Engine CUDA graphs of the attention block and the MoE router / preprocessing
     cuda_graphs: bool
+    #: layer-level activation offload to host memory (Megatron-Core cpu_offloading: no PP, no recompute)
+    offload: bool
     tp_overlap_needs_compile: bool  # TP/GEMM overlap (async TP) only under torch.compile
     tp_overlap_needs_sp: bool  # TP/GEMM overlap only with sequence parallelism
     ep_overlap: bool  # MoE all-to-all hidden behind another micro-batch's compute
@@ -80,7 +82,7 @@ MEGATRON = Capabilities(
     # --cuda-graph-impl transformer_engine --cuda-graph-scope attn moe_router moe_preprocess (TransformerConfig:
     # 'full recompute is only supported with full iteration CUDA graph'); Megatron-Bridge's performance
     # recipes set it for their MoE workloads (scripts/performance/configs/qwen/qwen3_workload_base_configs.py)
-    cuda_graphs=True,
+    cuda_graphs=True, offload=True,
     tp_overlap_needs_compile=False,  # --tp-comm-overlap (Transformer Engine userbuffers)
     # validate_args: 'Tensor parallel communication/GEMM overlap can happen only when sequence parallelism
     # is enabled'
@@ -115,6 +117,7 @@ TORCHTITAN = Capabilities(
     expert_tp=False,  # experts borrow TP ranks for EP (efsdp = dp_shard * cp * tp / ep); no expert TP degree
     compile=True,  # compile.enable
     cuda_graphs=False,  # no CUDA-graph option in its training config
+    offload=False,  # no layer-level activation offload
     tp_overlap_needs_compile=True,  # compile.enable_async_tensor_parallel needs compile.enable
     tp_overlap_needs_sp=False,
     ep_overlap=False,
@@ -128,7 +131,8 @@ OTHER = Capabilities(
     name="other", schedules=SCHEDULES, recompute=("none", "selective", "full"),
     precisions={p: p for p in ("bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4")},
     cp_comm_types=CP_COMM_TYPES, dispatchers=DISPATCHERS, zero=(0, 1, 2, 3), sharded_params_with_pp=True,
-    sharded_params_with_ep=True, expert_tp=True, compile=True, cuda_graphs=True, tp_overlap_needs_compile=False, tp_overlap_needs_sp=False, ep_overlap=True,
+    sharded_params_with_ep=True, expert_tp=True, compile=True, cuda_graphs=True, offload=True,
+    tp_overlap_needs_compile=False, tp_overlap_needs_sp=False, ep_overlap=True,
     a2a_needs_heads_per_cp=False, moe_tp_needs_sp=False, titan_stage_split=False,
     source="no framework named: every plan the divisibility rules allow",
 )
@@ -227,6 +231,12 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
             bad = bad | (graphs & (rc == code("recompute", "full")))
             if a.gpt_style:
                 bad = bad | (graphs & (rc == code("recompute", "selective")))
+    if "offload_layers" in has:  # TransformerConfig: cpu_offloading without PP or recompute, < num_layers layers
+        off = c("offload_layers") > 0
+        bad = bad | (off & ((not cap.offload) or (job.model.layers <= 1)))
+        bad = bad | (off & ((pp > 1) | (c("offload_layers") >= job.model.layers)))
+        if "recompute" in has:
+            bad = bad | (off & (c("recompute") != code("recompute", "none")))
     if "tp_comm_overlap" in has:
         tpo = (c("tp_comm_overlap") == 1) & (tp > 1)
         if cap.tp_overlap_needs_compile:

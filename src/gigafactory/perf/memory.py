@@ -80,7 +80,10 @@ def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dens
     work = np.where(rc == 2, T * np.maximum(activation_bytes_per_token(a, tp, sp, 1, flash, s, a.moe_layers > 0), 0), 0.0)
     inflight = in_flight(f["schedule"], pp, v, m)
     logits = const("memory", "logits_bytes") * T * V / tp
-    act_first = Ls * layer_tokens * inflight + work
+    # activation offload (no PP, no recompute): the offloaded layers' activations live in host memory
+    # but for the two layers' worth being copied out and back (double buffering)
+    off = np.minimum(np.asarray(f.get("offload_layers", 0), dtype=float), Ls)
+    act_first = (Ls - off) * layer_tokens * inflight + np.minimum(off, 2.0) * layer_tokens + work
     act_last = Ls * layer_tokens + work + logits
     act = np.where(pp > 1, np.maximum(act_first, act_last), act_first + logits)
     reserved = const("memory", "reserved_gb") * 1e9
@@ -88,6 +91,7 @@ def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dens
     return {
         "params_dense": Pd,
         "params_expert": Pe,
+        "layer_activations": layer_tokens,
         "weights": weights,
         "grads": grads,
         "optimizer": opt,

@@ -61,7 +61,7 @@ ENGINE_CHOSEN = ("cp_comm_type", "moe_dispatcher")
 CHOICE_AXES = ("schedule", *ENGINE_CHOSEN)  # Literal-valued axes (column codes)
 CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", "sequence_parallel",
                "tp_comm_overlap", "ep_comm_overlap", "tp_cross_domain", "max_tp", "flash", "etp", "schedule",
-               "cp_comm_type", "moe_dispatcher", "cuda_graphs")
+               "cp_comm_type", "moe_dispatcher", "cuda_graphs", "offload_layers")
 
 
 @dataclass(frozen=True)
@@ -267,8 +267,8 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
     # pairs, whose shape terms (GEMMs, attention, collectives) numpy evaluates once per row
     rz = {"recompute": np.repeat(ax["recompute"], ax["zero"].size)[None, :],
           "zero": np.tile(ax["zero"], ax["recompute"].size)[None, :]}
-    fixed = {k: int(con[k]) for k in ("sequence_parallel", "tp_comm_overlap", "ep_comm_overlap", "cuda_graphs")
-             if k in con}
+    fixed = {k: int(con[k]) for k in ("sequence_parallel", "tp_comm_overlap", "ep_comm_overlap", "cuda_graphs",
+                                      "offload_layers") if k in con}
     best_steps = np.full(0, np.inf)
     kept: list[tuple[tuple[float, float], StepResult]] = []  # ((step s, memory GB), result), fastest first
     costed = oom = 0

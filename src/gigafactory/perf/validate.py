@@ -237,6 +237,12 @@ def prepare(r: dict[str, str]) -> Prepared:
     # op pushed to its 40 us bound): their dropless MoE layers cost more after the token-count copy than
     # the launch model counts. Until that term is found the rows are fitted without graphs.
     graphs = False
+    # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
+    # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300
+    # offload 20-40 of 80 layers instead of recomputing)
+    gpu = catalog.entry("gpus", r["gpu_id"].strip()) if r["gpu_id"].strip() in catalog.ids("gpus") else {}
+    off_opts = [0] + sorted({max(1, round(model.layers * k / 8)) for k in range(1, 7)}) if (
+        len(rc_opts) > 1 and pp == 1 and framework in ("megatron", "nemo") and gpu.get("host_link_gbs")) else [0]
     cands = []
     for mbs in mbs_opts:
         g = gbs if gbs else dp * mbs
@@ -249,11 +255,13 @@ def prepare(r: dict[str, str]) -> Prepared:
             vpps = [v for v in _vpp_options(model.layers, pp, m) if v > 1] or [1]
         else:
             vpps = _vpp_options(model.layers, pp, m)
-        for vpp, rc, tpo, epo, disp in itertools.product(vpps, rc_opts, tpo_opts, epo_opts, disp_opts):
+        for vpp, rc, tpo, epo, disp, off in itertools.product(vpps, rc_opts, tpo_opts, epo_opts, disp_opts, off_opts):
+            if off and rc != "none":
+                continue
             cands.append((g, Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=rc, zero=zero,
                                   sequence_parallel=sp, tp_comm_overlap=tpo, ep_comm_overlap=epo,
                                   moe_dispatcher=disp, compile=compile_,
-                                  cuda_graphs=graphs,
+                                  cuda_graphs=graphs, offload_layers=off,
                                   schedule="dualpipe" if pub.get("schedule") == "dualpipe" else "1f1b")))
     if len(vpps) > 1 or (not vpp_pub and pp > 1):
         notes.append("vpp unpublished: fastest of " + ",".join(str(v) for v in sorted({p.vpp for _, p in cands})))

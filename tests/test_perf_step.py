@@ -90,9 +90,11 @@ def test_blackwell_ultra_attention_gains_only_the_softmax_exponentials() -> None
 
 
 def test_launch_floor_shows_only_where_layers_are_short(job70: Job) -> None:
-    # Llama 3 70B at 8k tokens per micro-batch: every layer pass is far longer than its launches
+    # Llama 3 70B at 8k tokens per micro-batch: every layer pass is far longer than its launches, so the
+    # host adds nothing; what shows is the GPU's gap between kernels: 64 micro-batches x 20 layers a
+    # stage x 20 kernels forward + 40 backward x 2 us
     big = evaluate(job70, row_cluster("h100-sxm", 64), Plan(tp=4, pp=4, vpp=5, cp=2, dp=2, mbs=1, recompute="selective"))
-    assert big.breakdown["host"] == 0.0
+    assert big.breakdown["host"] == pytest.approx(64 * 20 * (20 + 40) * 2e-6)
 
 
 def test_ep_overlap_hides_the_all_to_all_up_to_the_layer_compute() -> None:

@@ -10,7 +10,7 @@ stage is built from its layers, each a sum of terms with their own module and fo
 * ``attention`` -- the attention core by the stack's kernel (:mod:`.attention`);
 * ``memory_bound`` -- norms, residual adds, RoPE, activations, casts, router, permutes, the loss
   (:mod:`.memory_bound`);
-* ``launch`` -- host launch time beyond the GPU's work (:mod:`.launch`);
+* ``launch`` -- the GPU's gaps between kernels, and host launch time beyond the GPU's work (:mod:`.launch`);
 * ``tp``, ``cp``, ``ep`` -- exposed collectives of each layer (:mod:`.communication`).
 
 The step is ``m`` micro-batches of that stage plus the schedule's bubble (:mod:`.schedules`), the
@@ -50,7 +50,7 @@ from .communication import (
 )
 from .efficiency import INPUT_BYTES, Calibration, calibration, compute_clock_factor, const, exp_rate, sms
 from .gemm import GemmDevice, linear_times
-from .launch import layer_host_s
+from .launch import layer_gap_s, layer_host_s
 from .memory import memory_bytes
 from .memory_bound import LOW_PRECISION, cross_entropy_bytes, layer_bytes, optimizer_bytes
 from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
@@ -173,19 +173,25 @@ def evaluate_batch(
 
     redo = recompute_shares(job.framework, rc, rcf, tp)  # what the backward reruns of each forward term
 
-    def passes(g, mb):
-        """(forward, input-backward, weight-backward) compute seconds of a layer, recompute included."""
-        fwd = g[0] + att_f + mb[0]
-        re = redo.gemm * g[0] + redo.attention * att_f + redo.memory_bound * mb[0]
-        return fwd, g[1] + att_b + mb[1] + re, g[2]
+    # GPU time between a layer pass's kernels (forward, backward): a full-recompute layer reruns its forward's
+    gap_d = layer_gap_s(fused, False, 0.0)
+    gap_m = layer_gap_s(fused, True, a.experts / ep) if a.moe_layers else (0.0, 0.0)
+
+    def passes(g, mb, gap):
+        """(forward, input-backward, weight-backward) GPU seconds of a layer, recompute and kernel gaps included."""
+        fwd = g[0] + att_f + mb[0] + gap[0]
+        re = redo.gemm * g[0] + redo.attention * att_f + redo.memory_bound * mb[0] + rc_full * gap[0]
+        return fwd, g[1] + att_b + mb[1] + gap[1] + re, g[2]
 
     def split(g, mb):
         """(gemm, attention, memory-bound) seconds of a layer's forward + backward + recompute."""
         return (g[0] * (1 + redo.gemm) + g[1] + g[2], att_f * (1 + redo.attention) + att_b,
                 mb[0] * (1 + redo.memory_bound) + mb[1])
 
-    dF, dB, dW = passes(_sum3(g_attn, g_mlp), mb_d)
-    mF, mB, mW = passes(_sum3(g_attn, g_moe), mb_m) if a.moe_layers else (0.0, 0.0, 0.0)
+    dF, dB, dW = passes(_sum3(g_attn, g_mlp), mb_d, gap_d)
+    mF, mB, mW = passes(_sum3(g_attn, g_moe), mb_m, gap_m) if a.moe_layers else (0.0, 0.0, 0.0)
+    gaps_d = gap_d[0] * (1 + rc_full) + gap_d[1]
+    gaps_m = gap_m[0] * (1 + rc_full) + gap_m[1] if a.moe_layers else 0.0
     d_parts = split(_sum3(g_attn, g_mlp), mb_d)
     m_parts = split(_sum3(g_attn, g_moe), mb_m) if a.moe_layers else (0.0, 0.0, 0.0)
 
@@ -272,6 +278,7 @@ def evaluate_batch(
     attn_mb = n_dense * d_parts[1] + n_moe * m_parts[1]
     mbw_mb = n_dense * d_parts[2] + n_moe * m_parts[2] + h_on * (ce_f + ce_b)
     n_all = n_dense + n_moe
+    gaps_mb = n_dense * gaps_d + n_moe * gaps_m  # kernel gaps of one micro-batch: reported under launch
 
     # ---- launch floor of the layers that queue ahead (dense, and MoE without the sync) over the step
     if a.moe_layers:  # MoE layers queue too, but for their serial post-sync launches when dropless
@@ -321,7 +328,7 @@ def evaluate_batch(
         "gemm": m * gemm_mb,
         "attention": m * attn_mb,
         "memory_bound": m * mbw_mb,
-        "launch": m * n_moe * launch_moe + launch_dense,
+        "launch": m * (n_moe * launch_moe + gaps_mb) + launch_dense,
         "tp": m * (n_dense * tp_layer + n_moe * tp_moe),
         "cp": m * n_all * cp_layer,
         "ep": m * n_moe * ep_layer,

@@ -5,7 +5,8 @@ each PyTorch op costs ``host_kernel_s`` of host time (dispatch plus the CUDA lau
 plausible range of a few to a few tens of microseconds). With CUDA graphs (``Plan.cuda_graphs``: Transformer Engine's per-scope graphs of the attention block
 and of the MoE router and preprocessing) a captured scope costs one replay instead of its kernels.
 
-A GPU pass shorter than its launches waits for them. Dense layers queue ahead of the GPU, so their
+Every kernel also costs the GPU a small gap beyond its work (:func:`layer_gap_s`: the next launch's
+ramp and the last one's tail), which no queue hides. A GPU pass shorter than its launches waits for them. Dense layers queue ahead of the GPU, so their
 launches bound the step only in total (``max(GPU time, host time)`` over the step); an MoE layer's
 dispatcher waits on the GPU for the token counts per expert (dropless routing: the CPU needs them to
 size the all-to-all, DeepEP README "the CPU will wait for GPU's signal"), so what an MoE layer
@@ -24,6 +25,16 @@ from .. import catalog
 @cache
 def _k(key: str) -> float:
     return float(catalog.entry("perf", "launch-kernels")[key])
+
+
+def layer_gap_s(fused, moe: bool, local_experts):
+    """GPU seconds between one layer pass's kernels (forward, backward): every kernel it runs costs the
+    GPU ``gpu_gap_us`` beyond its work, host ahead or not (catalog ``launch-kernels``)."""
+    gap = _k("gpu_gap_us") * 1e-6
+    n = np.where(fused, _k("dense_fused_fwd"), _k("dense_eager_fwd"))
+    if moe:
+        n = n + _k("moe_extra_fwd") + _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float)
+    return n * gap, _k("bwd_factor") * n * gap
 
 
 def layer_host_s(fused, moe: bool, local_experts, graphs, host_s: float, padded: bool = False):

@@ -145,7 +145,7 @@ def swing_stats(wf: Waveform, *, facility: bool = False) -> SwingStats:
     band = (freqs >= float(sup["critical_band_lo_hz"])) & (freqs <= float(sup["critical_band_hi_hz"]))
     return SwingStats(
         peak_mw=float(p.max()) / 1e6,
-        mean_mw=float(p.mean()) / 1e6,
+        mean_mw=float(np.clip(p.mean(), p.min(), p.max())) / 1e6,  # a flat waveform's mean can round past its max
         trough_mw=float(p.min()) / 1e6,
         swing_mw=float(p.max() - p.min()) / 1e6,
         ramp_up_mw_per_s=float(max(d.max(), 0.0)) / 1e6,

@@ -310,11 +310,13 @@ def evaluate_batch(
 
     # ---- activation offload: each offloaded layer's activations go to host memory during its forward and
     # come back for its backward over the host link, behind the compute of the layer next to it
-    off = np.minimum(f["offload_layers"], Ls)
-    link = (cluster.gpu.host_link_gbs or 0.0) * 1e9 * const("host-link", "eff")
-    t_copy = mem["layer_activations"] / link if link > 0 else np.where(off > 0, np.inf, 0.0)
-    layer_f, layer_b = F / np.maximum(Ls, 1), (Bi + W) / np.maximum(Ls, 1)
-    offload = np.where(off > 0, m * off * (np.maximum(0.0, t_copy - layer_f) + np.maximum(0.0, t_copy - layer_b)), 0.0)
+    offload = 0.0
+    if np.any(f["offload_layers"]):
+        off = np.minimum(f["offload_layers"], Ls)
+        link = (cluster.gpu.host_link_gbs or 0.0) * 1e9 * const("host-link", "eff")
+        t_copy = mem["layer_activations"] / link if link > 0 else np.where(off > 0, np.inf, 0.0)
+        layer_f, layer_b = F / np.maximum(Ls, 1), (Bi + W) / np.maximum(Ls, 1)
+        offload = np.where(off > 0, m * off * (np.maximum(0.0, t_copy - layer_f) + np.maximum(0.0, t_copy - layer_b)), 0.0)
 
     # ---- optimizer (memory-bound Adam on the local shard, clipping, zeroing the gradient buffer)
     shard = np.where(zero >= 1, Pd / (dp * cp) + Pe / (dp * cp * tp / (ep * etp)), Pd + Pe)
@@ -336,7 +338,7 @@ def evaluate_batch(
         "dp": dp_exp,
         "bubble": bubble,
         "optimizer": t_opt,
-        "offload": offload,
+        "offload": offload * np.ones_like(step),
         "tokens_per_s": tok,
         "tokens_per_s_per_gpu": tok / N,
         "microbatches": m,

@@ -59,6 +59,8 @@ def tp_exposed(t_coll, paired_gemms, tp, overlap: float, on):
     all of it without overlap; with it (`on`), what outlasts ``overlap`` x its GEMM, never less than
     the one chunk of ``tp`` that the pipeline cannot hide."""
     t = np.asarray(t_coll, dtype=float)
+    if not np.any(on):  # nothing overlapped: every collective shows whole
+        return len(paired_gemms) * t
     tp = np.maximum(np.asarray(tp, dtype=float), 1.0)
     total = 0.0
     for g in paired_gemms:

@@ -173,7 +173,7 @@ def evaluate_batch(
 
     redo = recompute_shares(job.framework, rc, rcf, tp)  # what the backward reruns of each forward term
 
-    # GPU time between a layer pass's kernels (forward, backward): a full-recompute layer reruns its forward's
+    # GPU time between a layer pass's kernels (forward, backward); a full-recompute layer pays its forward's twice
     gap_d = layer_gap_s(fused, False, 0.0)
     gap_m = layer_gap_s(fused, True, a.experts / ep) if a.moe_layers else (0.0, 0.0)
 

@@ -305,3 +305,6 @@ def test_plan_offload_layers_is_a_plan_choice_with_clear_errors() -> None:
     assert float(re.search(r"offload (\d+\.\d+)", r.output).group(1)) > 0  # the exposed copies, a named term
     bad = runner.invoke(app, [*args, "--offload-layers", "80"])
     assert bad.exit_code == 2 and "--offload-layers" in bad.output and "0 to 79" in bad.output
+    clash = runner.invoke(app, [*args, "--offload-layers", "20", "--pp", "2"])
+    assert clash.exit_code == 2 and "--offload-layers" in clash.output and "--pp 2" in clash.output
+    assert len(clash.output.strip().splitlines()) == 1

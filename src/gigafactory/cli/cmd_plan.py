@@ -125,6 +125,11 @@ def register(app: typer.Typer) -> None:
                 raise SpecError("--offload-layers", f"{cl.gpu.id} has no host link in the catalog (host_link_gbs)")
             if offload_layers and not cap.offload:
                 raise SpecError("--offload-layers", f"{framework} has no layer-level activation offload", ["0"])
+            clash = ([f"--pp {pp}"] if pp not in (None, 1) else []) + (
+                [f"--recompute {recompute}"] if recompute not in (None, "none") else [])
+            if offload_layers and clash:
+                raise SpecError("--offload-layers", "offload runs without pipeline parallelism or recompute "
+                                f"(Megatron-Core's rule): drop {' and '.join(clash)}")
         check_precision(job)
         con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute, etp=etp, schedule=schedule,
                                      cp_comm_type=cp_comm_type, moe_dispatcher=dispatcher,

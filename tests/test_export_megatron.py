@@ -136,10 +136,8 @@ def build_params(cls, kw: dict, gpt: dict) -> int:
     from megatron.core.models.gpt import GPTModel
     from megatron.core.models.gpt.gpt_layer_specs import get_gpt_decoder_block_spec
 
-    if not dist.is_initialized():
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", "29531")
-        dist.init_process_group("gloo", rank=0, world_size=1)
+    if not dist.is_initialized():  # one process: an in-process store, no TCP port two runs could both want
+        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     if not parallel_state.model_parallel_is_initialized():
         parallel_state.initialize_model_parallel(1, 1)
     whole = {k: v for k, v in kw.items() if k not in (

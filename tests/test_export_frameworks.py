@@ -275,6 +275,19 @@ MINIMAL = ("--num-layers 4 --hidden-size 256 --num-attention-heads 8 --seq-lengt
            "--position-embedding-type rope --disable-bias-linear")
 
 
+@pytest.mark.parametrize("extra,flag", [
+    (["--num-attention-heads", "0"], "--num-attention-heads"),  # found by the flag soup below: h // 0
+    (["--num-attention-heads", "4", "--num-experts", "4", "--moe-layer-freq", "0"], "--moe-layer-freq"),  # i % 0
+])
+def test_zero_counts_in_a_launch_are_one_clear_error(extra: list[str], flag: str) -> None:
+    base = ["--num-layers", "2", "--hidden-size", "64", "--vocab-size", "100", "--seq-length", "16",
+            "--micro-batch-size", "1", "--global-batch-size", "8", "--position-embedding-type", "rope",
+            "--disable-bias-linear", "--swiglu"]
+    with pytest.raises(SpecError) as e:
+        read_megatron(" ".join(base + extra), gpus=8)
+    assert e.value.field == flag
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.booleans(), st.lists(st.one_of(st.sampled_from(FLAG_WORDS), st.sampled_from(VALUES)), max_size=24))
 def test_any_flag_soup_reads_or_fails_with_one_line(minimal: bool, words: list[str]) -> None:

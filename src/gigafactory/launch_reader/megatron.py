@@ -159,6 +159,8 @@ def _layer_pattern(expr: str, layers: int) -> list[int]:
     """Megatron's --moe-layer-freq: an integer N (every N-th layer) or a list expression like ([0]*3+[1]*58)."""
     if re.fullmatch(r"\s*\d+\s*", expr):
         n = int(expr)
+        if n < 1:
+            raise SpecError("--moe-layer-freq", f"an integer frequency must be at least 1 (got {n})")
         return [int(i % n == 0) for i in range(layers)]
     try:
         out = _list_expr(ast.parse(expr, mode="eval").body)
@@ -171,6 +173,9 @@ def _layer_pattern(expr: str, layers: int) -> list[int]:
 
 def _megatron_model(f: dict) -> Model:
     L, h, nh = (int(_need(f, k)) for k in ("num-layers", "hidden-size", "num-attention-heads"))
+    for name, v in (("num-layers", L), ("hidden-size", h), ("num-attention-heads", nh)):
+        if v < 1:
+            raise SpecError(f"--{name}", f"must be a positive integer (got {v})")
     vocab = int(_need(f, "vocab-size", "gigafactory reads no tokenizer files; give the vocabulary size"))
     seq = int(_need(f, "seq-length"))
     if f.get("swiglu") and f.get("squared-relu"):

@@ -233,8 +233,7 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
                 bad = bad | (graphs & (rc == code("recompute", "selective")))
     if "offload_layers" in has:  # TransformerConfig: cpu_offloading without PP or recompute, < num_layers layers
         off = c("offload_layers") > 0
-        bad = bad | (off & ((not cap.offload) or (job.model.layers <= 1)))
-        bad = bad | (off & ((pp > 1) | (c("offload_layers") >= job.model.layers)))
+        bad = bad | (off & ((not cap.offload) | (pp > 1) | (c("offload_layers") >= job.model.layers)))
         if "recompute" in has:
             bad = bad | (off & (c("recompute") != code("recompute", "none")))
     if "tp_comm_overlap" in has:

@@ -82,7 +82,7 @@ def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dens
     logits = const("memory", "logits_bytes") * T * V / tp
     # activation offload (no PP, no recompute): the offloaded layers' activations live in host memory
     # but for the two layers' worth being copied out and back (double buffering)
-    off = np.minimum(np.asarray(f.get("offload_layers", 0), dtype=float), Ls)
+    off = np.minimum(np.asarray(f["offload_layers"], dtype=float), Ls)
     act_first = (Ls - off) * layer_tokens * inflight + np.minimum(off, 2.0) * layer_tokens + work
     act_last = Ls * layer_tokens + work + logits
     act = np.where(pp > 1, np.maximum(act_first, act_last), act_first + logits)

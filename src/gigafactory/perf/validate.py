@@ -240,9 +240,9 @@ def prepare(r: dict[str, str]) -> Prepared:
     # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
     # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300
     # offload 20-40 of 80 layers instead of recomputing)
-    gpu = catalog.entry("gpus", r["gpu_id"].strip()) if r["gpu_id"].strip() in catalog.ids("gpus") else {}
+    cluster = row_cluster(r["gpu_id"].strip(), n)
     off_opts = [0] + sorted({max(1, round(model.layers * k / 8)) for k in range(1, 7)}) if (
-        len(rc_opts) > 1 and pp == 1 and framework in ("megatron", "nemo") and gpu.get("host_link_gbs")) else [0]
+        len(rc_opts) > 1 and pp == 1 and framework in ("megatron", "nemo") and cluster.gpu.host_link_gbs) else [0]
     cands = []
     for mbs in mbs_opts:
         g = gbs if gbs else dp * mbs
@@ -273,7 +273,6 @@ def prepare(r: dict[str, str]) -> Prepared:
         "force-balanced" if pub["force_balanced"] else "dropless")
     job = Job(model=model, tokens=1e12, seq_len=int(_int(r["seq_len"]) or model.max_seq), global_batch=cands[0][0],
               precision=precision, framework=framework, moe_routing=routing)
-    cluster = row_cluster(r["gpu_id"].strip(), n)
     plan_list = [p for _, p in cands]
     P = plan_arrays(plan_list)
     return Prepared(

@@ -253,7 +253,7 @@ def test_selective_recompute_redoes_what_each_stack_redoes() -> None:
     assert selective_policy("megatron") == (0.0, 1.0, 0.0, 0.0)
     assert selective_policy("torchtitan") == (0.5, 0.0, 1.0, 1.0)
     sel, full = code("recompute", "selective"), code("recompute", "full")
-    r = recompute_shares("torchtitan", np.array([sel, full, 0]), np.array([1.0, 0.25, 1.0]), 8)
+    r = recompute_shares("torchtitan", np.array([sel, full, 0]), np.array([1.0, 0.25, 1.0]))
     assert r.gemm.tolist() == [0.5, 0.25, 0.0] and r.attention.tolist() == [0.0, 0.25, 0.0]
     assert r.memory_bound.tolist() == [1.0, 0.25, 0.0] and r.tp_collectives.tolist() == [2.0, 1.0, 0.0]
     # on one plan, torchtitan's selective recompute costs GEMM time and Megatron's attention time

@@ -54,7 +54,7 @@ from .launch import layer_gap_s, layer_host_s
 from .memory import memory_bytes
 from .memory_bound import LOW_PRECISION, cross_entropy_bytes, layer_bytes, optimizer_bytes
 from .params import Arch, arch, matmul_params_per_token, model_flops_per_token
-from .recompute import recompute_shares, selective_policy
+from .recompute import SELECTIVE, recompute_shares, selective_policy
 from .schedules import (
     DUALPIPE,
     DUALPIPE_V,
@@ -69,7 +69,6 @@ from .schedules import (
 RECOMPUTE = ("none", "selective", "full")
 TERMS = ("gemm", "attention", "memory_bound", "launch", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer", "offload")
 BREAKDOWN = ("compute", "host", "tp", "cp", "ep", "pp", "dp", "bubble", "optimizer", "offload")
-FULL, SELECTIVE = code("recompute", "full"), code("recompute", "selective")
 
 
 def devices(job: Job, cluster: Cluster, c: Calibration) -> tuple[GemmDevice, GemmDevice, float]:
@@ -126,7 +125,8 @@ def evaluate_batch(
     T_h = np.where(sp, T / tp, T)  # tokens of the hidden-width ops
     dev, dev16, hbm = devices(job, cluster, c)
     clock = compute_clock_factor(gpu)
-    rc_full = np.where(rc == FULL, rcf, 0.0)
+    redo = recompute_shares(job.framework, rc, rcf)  # what the backward reruns of each forward term
+    rc_full = redo.full
 
     # ---- GEMMs of one layer, one micro-batch: (forward, dgrad, wgrad)
     kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp  # KV heads replicate when tp > groups
@@ -170,8 +170,6 @@ def evaluate_batch(
     column_copy = (gpu.family == "hopper") | (job.precision in ("mxfp8", "nvfp4"))
     mb_d = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, False, column_copy)]
     mb_m = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, True, column_copy)] if a.moe_layers else [0.0, 0.0]
-
-    redo = recompute_shares(job.framework, rc, rcf, tp)  # what the backward reruns of each forward term
 
     # GPU time between a layer pass's kernels (forward, backward); a full-recompute layer pays its forward's twice
     gap_d = layer_gap_s(fused, False, 0.0)
@@ -351,8 +349,8 @@ def evaluate_batch(
     mf = model_flops_per_token(job.model, job.seq_len, causal=True)
     out["model_tflops_per_gpu"] = mf * tok / N / 1e12
     out["mfu"] = out["model_tflops_per_gpu"] * 1e12 / (gpu.peak(job.precision) * 1e12)
-    extra = np.where(rc == FULL, rcf * _recompute_flops(a, s, "full"),
-                     np.where(rc == SELECTIVE, _recompute_flops(a, s, "selective", job.framework), 0.0))
+    extra = redo.full * _recompute_flops(a, s, "full") + np.where(
+        rc == SELECTIVE, _recompute_flops(a, s, "selective", job.framework), 0.0)
     out["hfu"] = out["mfu"] * (mf + extra) / mf
     for key in ("weights", "grads", "optimizer", "activations", "total", "capacity"):
         out[f"mem_{key}"] = mem[key] / 1e9

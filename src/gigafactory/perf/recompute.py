@@ -28,9 +28,11 @@ FULL, SELECTIVE = code("recompute", "full"), code("recompute", "selective")
 
 @dataclass(frozen=True)
 class RecomputeShares:
-    """Per plan: the share of the forward GEMMs, attention core and memory-bound ops run again, and
-    the number of a layer's forward TP collectives run again."""
+    """Per plan: the share of a stage's layers under full recompute; the share of the forward GEMMs,
+    attention core and memory-bound ops run again; and the number of a layer's forward TP collectives
+    run again (where there is TP)."""
 
+    full: np.ndarray
     gemm: np.ndarray
     attention: np.ndarray
     memory_bound: np.ndarray
@@ -46,19 +48,20 @@ def selective_policy(framework: str) -> tuple[float, float, float, float]:
             float(row["tp_allgathers_fwd"]))
 
 
-def recompute_shares(framework: str, rc, rcf, tp) -> RecomputeShares:
-    """Shares of one layer's forward that the backward reruns, for recompute codes `rc`, the share
-    `rcf` of a stage's layers under full recompute, and TP degree `tp` (collectives only when > 1).
-    A full-recompute layer reruns its 4 forward TP collectives (2 all-gathers, 2 reduce-scatters)."""
-    rc, rcf, tp = (np.asarray(x, dtype=float) for x in (rc, rcf, tp))
+def recompute_shares(framework: str, rc, rcf) -> RecomputeShares:
+    """Shares of one layer's forward that the backward reruns, for recompute codes `rc` and the share
+    `rcf` of a stage's layers under full recompute. A full-recompute layer reruns its 4 forward TP
+    collectives (2 all-gathers, 2 reduce-scatters)."""
+    rc, rcf = (np.asarray(x, dtype=float) for x in (rc, rcf))
     g, a, m, ag = selective_policy(framework)
     full = np.where(rc == FULL, rcf, 0.0)
     sel = (rc == SELECTIVE).astype(float)
     return RecomputeShares(
+        full=full,
         gemm=full + sel * g,
         attention=full + sel * a,
         memory_bound=full + sel * m,
-        tp_collectives=np.where(tp > 1, 4.0 * full + 2.0 * sel * ag, 0.0),
+        tp_collectives=4.0 * full + 2.0 * sel * ag,
     )
 
 

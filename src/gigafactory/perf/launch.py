@@ -27,13 +27,21 @@ def _k(key: str) -> float:
     return float(catalog.entry("perf", "launch-kernels")[key])
 
 
+def _dense_fwd(fused):
+    """Kernels of a dense layer's forward, fused (Transformer Engine, torch.compile) or eager."""
+    return np.where(fused, _k("dense_fused_fwd"), _k("dense_eager_fwd"))
+
+
+def _experts_fwd(local_experts):
+    """Kernels the local experts' grouped GEMMs add to an MoE layer's forward."""
+    return _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float)
+
+
 def layer_gap_s(fused, moe: bool, local_experts):
     """GPU seconds between one layer pass's kernels (forward, backward): every kernel it runs costs the
     GPU ``gpu_gap_us`` beyond its work, host ahead or not (catalog ``launch-kernels``)."""
     gap = _k("gpu_gap_us") * 1e-6
-    n = np.where(fused, _k("dense_fused_fwd"), _k("dense_eager_fwd"))
-    if moe:
-        n = n + _k("moe_extra_fwd") + _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float)
+    n = _dense_fwd(fused) + ((_k("moe_extra_fwd") + _experts_fwd(local_experts)) if moe else 0.0)
     return n * gap, _k("bwd_factor") * n * gap
 
 
@@ -45,14 +53,12 @@ def layer_host_s(fused, moe: bool, local_experts, graphs, host_s: float, padded:
     g = np.asarray(graphs, dtype=float)
     replay = _k("graph_replay_ops") * host_s
     bwd = _k("bwd_factor")
-    dense = np.where(fused, _k("dense_fused_fwd"), _k("dense_eager_fwd"))
-    ops = dense - g * _k("attn_scope_fwd")  # kernels outside the captured attention block
+    ops = _dense_fwd(fused) - g * _k("attn_scope_fwd")  # kernels outside the captured attention block
     queued_f, back = ops * host_s + g * replay, bwd * ops * host_s + g * replay
     if not moe:
         return queued_f, 0.0, back
-    experts = _k("per_local_expert_fwd") * np.asarray(local_experts, dtype=float)
     router = _k("router_scope_fwd") * host_s  # launched before the count copy
-    after = (_k("moe_extra_fwd") - _k("router_scope_fwd") + experts) * host_s  # launched after it
+    after = (_k("moe_extra_fwd") - _k("router_scope_fwd") + _experts_fwd(local_experts)) * host_s  # after it
     if padded:  # nothing waits for the counts; graphed, the whole block is one replay
         block = router + after
         return queued_f + (1 - g) * block + g * replay, 0.0, back + bwd * (1 - g) * block + g * replay

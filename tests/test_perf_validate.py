@@ -10,7 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gigafactory.cli.main import app
+from gigafactory.perf.params import model_flops_per_token
 from gigafactory.perf.validate import predict, prepare, validate
+from gigafactory.resolve import model
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "groundtruth" / "train.csv"
 runner = CliRunner()
@@ -115,3 +117,14 @@ def test_validate_takes_cuda_graphs_only_where_the_notes_publish_them(tmp_path: 
     graphed = prepare({**row, "notes": row["notes"] + "; CUDA graphs: attn moe_router moe_preprocess"})
     assert not any(pl.cuda_graphs for pl in plain.plans) and all(pl.cuda_graphs for pl in graphed.plans)
     assert predict(graphed)[0] > 1.2 * predict(plain)[0]
+
+
+def test_external_gb200_row_is_the_guides_tflops_over_megatrons_flop_count() -> None:
+    """x003's 3,883 tokens/s/GPU is the guide's 970.01 model TFLOP/s/GPU over Megatron-LM's
+    num_floating_point_operations for its DeepSeek-V3 launch script (249.8 GFLOP per token at seq 4096,
+    causal attention, no MTP), which this package's model FLOP count reproduces."""
+    per_token = model_flops_per_token(model("deepseek-v3"), 4096, causal=True)
+    assert per_token == pytest.approx(249.81e9, rel=1e-4)
+    with (Path(__file__).parent / "data" / "external.csv").open(newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["id"] == "x003")
+    assert float(row["measured_value"]) == pytest.approx(970.01e12 / per_token, abs=0.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import gigafactory as gf
-from gigafactory.errors import GigafactoryError
+from gigafactory.errors import GigafactoryError, SpecError, SpecErrors
 
 JOB = {"model": "llama3-70b", "tokens": 1e12, "seq_len": 8192, "global_batch": 1024}
 
@@ -65,3 +65,11 @@ def test_invalid_yaml_names_the_line(tmp_path) -> None:
     f.write_text("cluster: colossus\njob: [unclosed\n")
     with pytest.raises(GigafactoryError, match=r"not valid YAML at line \d"):
         gf.load_scenario(f)
+
+
+def test_a_control_character_in_a_field_name_stays_on_one_line() -> None:
+    # hypothesis found it: a scenario override keyed "\n" made the error two lines
+    e = SpecError("cluster.gpu.\n", "unknown field", allowed=["hbm_gb", "tdp_w"])
+    assert str(e) == "cluster.gpu.\\n: unknown field (allowed: hbm_gb, tdp_w)"
+    both = SpecErrors([e, SpecError("job.\tx", "unknown field")])
+    assert "\n" not in str(both) and "\t" not in str(both) and str(both).endswith("(and 1 more: job.\\tx)")

@@ -13,6 +13,12 @@ from collections.abc import Iterable
 MAX_PROBLEM = 400
 
 
+def printable(text: str) -> str:
+    """`text` with every non-printable character (a newline or tab in a user's key) escaped, so an
+    error built from it stays one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class GigafactoryError(Exception):
     """Base class: the message is one line meant for the user."""
 
@@ -42,7 +48,7 @@ class SpecError(GigafactoryError, ValueError):
             msg += f" (allowed: {', '.join(shown)})"
         if self.suggestion:
             msg += f"; did you mean {self.suggestion!r}?"
-        return msg
+        return printable(msg)
 
 
 class SpecErrors(GigafactoryError, ValueError):
@@ -50,7 +56,7 @@ class SpecErrors(GigafactoryError, ValueError):
 
     def __init__(self, errors: list[SpecError]) -> None:
         self.errors = errors
-        rest = [e.field for e in errors[1:]]
+        rest = [printable(e.field) for e in errors[1:]]
         more = f" (and {len(rest)} more: {', '.join(rest[:4])}{', ...' if len(rest) > 4 else ''})" if rest else ""
         super().__init__(errors[0].line() + more)
 

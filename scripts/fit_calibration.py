@@ -37,7 +37,10 @@ DEFAULT_DATA = REPO.parent / "shared" / "groundtruth" / "train.csv"
 OUT = REPO / "src" / "gigafactory" / "catalog" / "calibration.yaml"
 SCALARS = ("grouped_gemm_scale", "host_kernel_s", "overlap_dp", "overlap_tp")
 #: where a fold's training rows cannot identify a parameter (no MoE rows: the grouped GEMMs and the
-#: launch floor, which only MoE rows exercise), it takes this neutral value instead of the full fit's
+#: launch floor, which only MoE rows exercise), it takes this neutral value instead of the full fit's.
+#: Grouped GEMMs at the dense rate is also what is measured: Megatron-LM's DeepSeek-V3 GB200 guide
+#: times Transformer Engine's MXFP8 grouped GEMM at 2,672 TFLOP/s (K 7,168, N 2,048), about this
+#: model's in-training dense rate at that shape; the full fit's 0.48 carries a missing MoE term
 NEUTRAL = {"grouped_gemm_scale": 1.0, "host_kernel_s": 10e-6}
 PARENT = {"blackwell": "hopper", "hopper": "ampere"}
 

@@ -129,6 +129,13 @@ def test_launch_host_time_by_hand_with_and_without_cuda_graphs() -> None:
     assert gback == pytest.approx(2 * 10e-3 + 2e-3 + 2e-3 + 2 * after)
     dq, dafter, dback = (float(x) for x in layer_host_s(True, False, 0, True, 1e-3))
     assert (dq, dafter, dback) == pytest.approx((0.012, 0.0, 0.022))
+    # capacity routing: nothing waits for the counts, so the whole block queues (after = 0); the graphs
+    # are the exported scopes (attn, moe_router, moe_preprocess), so the 25 + 6 x 16 post-router kernels
+    # still launch one by one, graphed or not
+    pq, pafter, pback = (float(x) for x in layer_host_s(True, True, 16, False, 1e-3, padded=True))
+    assert (pq, pafter, pback) == pytest.approx((0.055 + after, 0.0, back))
+    gpq, gpafter, gpback = (float(x) for x in layer_host_s(True, True, 16, True, 1e-3, padded=True))
+    assert (gpq, gpafter, gpback) == pytest.approx((gq + after, 0.0, gback))
 
 
 def test_cuda_graphs_shorten_a_launch_bound_moe_step_and_not_full_recompute() -> None:

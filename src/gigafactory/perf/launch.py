@@ -48,8 +48,10 @@ def layer_gap_s(fused, moe: bool, local_experts):
 def layer_host_s(fused, moe: bool, local_experts, graphs, host_s: float, padded: bool = False):
     """Host seconds of one layer pass for one micro-batch: (forward queued ahead of the GPU, forward
     after the MoE token-count copy, backward). `padded`: capacity routing pads every expert to its
-    capacity, so nothing waits for the counts and the whole MoE block can be one graph (Megatron-Core's
-    "moe" scope, 'only supported with drop-padding MoE')."""
+    capacity, so nothing waits for the counts and the whole MoE block queues ahead. The graphs are the
+    scopes the Megatron export writes (attn, moe_router, moe_preprocess), with either routing, so the
+    experts' kernels still launch one by one (Megatron-Core's drop-and-pad "moe" scope, which would
+    capture them, is not modelled)."""
     g = np.asarray(graphs, dtype=float)
     replay = _k("graph_replay_ops") * host_s
     bwd = _k("bwd_factor")
@@ -59,9 +61,9 @@ def layer_host_s(fused, moe: bool, local_experts, graphs, host_s: float, padded:
         return queued_f, 0.0, back
     router = _k("router_scope_fwd") * host_s  # launched before the count copy
     after = (_k("moe_extra_fwd") - _k("router_scope_fwd") + _experts_fwd(local_experts)) * host_s  # after it
-    if padded:  # nothing waits for the counts; graphed, the whole block is one replay
-        block = router + after
-        return queued_f + (1 - g) * block + g * replay, 0.0, back + bwd * (1 - g) * block + g * replay
+    if padded:  # nothing waits for the counts: the block queues ahead; graphs replay the router scopes
+        return (queued_f + (1 - g) * router + g * replay + after, 0.0,
+                back + bwd * ((1 - g) * router + after) + g * replay)
     queued_f = queued_f + (1 - g) * router + g * replay
     back = back + bwd * (1 - g) * router + g * replay
     return queued_f, after, back + bwd * after

@@ -236,9 +236,8 @@ def prepare(r: dict[str, str]) -> Prepared:
     # CUDA graphs only where the notes publish them. Searched where unpublished (Megatron-Bridge's recipes
     # set --cuda-graph-scope attn moe_router moe_preprocess), they lower the in-sample error (8.3% against
     # 8.8% with the fit's objective reduced to the plain MAPE) but raise both cross-validations
-    # (leave-one-source-out 14.0 -> 14.7-15.3%, leave-one-GPU-out 10.2 -> 10.7-10.9%): the token-drop
-    # rows, whose whole MoE block a graph would capture, come out 22-30% fast. Not kept until that is
-    # understood (docs/perf.md)
+    # (leave-one-source-out 14.0 -> 14.7-15.3%, leave-one-GPU-out 10.2 -> 10.7-10.9%), with the 25.09
+    # token-drop rows 22-30% fast under a whole-block graph the export never wrote. Not kept (docs/perf.md)
     graphs = bool(pub["cuda_graphs"])
     # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
     # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300

@@ -61,9 +61,8 @@ def layer_host_s(fused, moe: bool, local_experts, graphs, host_s: float, padded:
         return queued_f, 0.0, back
     router = _k("router_scope_fwd") * host_s  # launched before the count copy
     after = (_k("moe_extra_fwd") - _k("router_scope_fwd") + _experts_fwd(local_experts)) * host_s  # after it
-    if padded:  # nothing waits for the counts: the block queues ahead; graphs replay the router scopes
-        return (queued_f + (1 - g) * router + g * replay + after, 0.0,
-                back + bwd * ((1 - g) * router + after) + g * replay)
     queued_f = queued_f + (1 - g) * router + g * replay
-    back = back + bwd * (1 - g) * router + g * replay
-    return queued_f, after, back + bwd * after
+    back = back + bwd * ((1 - g) * router + after) + g * replay
+    if padded:  # nothing waits for the counts: the post-router launches queue ahead too
+        return queued_f + after, 0.0, back
+    return queued_f, after, back

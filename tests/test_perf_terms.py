@@ -138,6 +138,53 @@ def test_launch_host_time_by_hand_with_and_without_cuda_graphs() -> None:
     assert (gpq, gpafter, gpback) == pytest.approx((gq + after, 0.0, gback))
 
 
+def test_launch_host_time_by_hand_for_each_cuda_graph_scope() -> None:
+    from gigafactory.perf.columns import code
+
+    def host(moe, scope, local=16):
+        return tuple(float(x) for x in layer_host_s(True, moe, local, True, 1e-3, scope=code("cuda_graph_scope", scope)))
+
+    after = 0.025 + 6 * 16 * 1e-3
+    # router and preprocessing only (Megatron-Bridge's GB300 Qwen3 recipes): the attention block's 10 ops
+    # launch again, the router's 35 replay as one graph of 2 ops
+    assert host(True, "moe_router") == pytest.approx((0.020 + 0.002, after, 2 * 0.020 + 0.002 + 2 * after))
+    # attention alone on an MoE layer: 10 + 2 ops, then the router's 35 launched one by one
+    assert host(True, "attn") == pytest.approx((0.012 + 0.035, after, 2 * 0.010 + 0.002 + 2 * (0.035 + after)))
+    # a dense layer's MLP block (20 - 10 ops) graphed: the attention block's 10 launch, 2 replay
+    assert host(False, "mlp") == pytest.approx((0.012, 0.0, 0.022))
+    # each whole layer as one graph: one replay (2 ops) a pass, whatever the layer holds
+    assert host(True, "layer") == pytest.approx((0.002, 0.0, 0.002))
+    assert host(False, "layer") == pytest.approx((0.002, 0.0, 0.002))
+    # one graph for the whole iteration: nothing per layer (the MoE case needs capacity routing)
+    assert host(False, "full_iteration") == (0.0, 0.0, 0.0)
+    assert host(True, "full_iteration") == (0.0, 0.0, 0.0)
+    # the default scope is attn+moe_router
+    assert host(True, "attn+moe_router") == pytest.approx(tuple(float(x) for x in layer_host_s(True, True, 16, True, 1e-3)))
+
+
+def test_cuda_graph_scope_rules_follow_megatron_core() -> None:
+    from gigafactory.perf.frameworks import framework_reject
+
+    dense = Job(model=model("llama3-8b"), tokens=1e12, seq_len=8192, global_batch=512, framework="megatron")
+    plans = [Plan(tp=1, dp=8, recompute="full", cuda_graphs=True, cuda_graph_scope=s)
+             for s in ("attn", "full_iteration")]
+    # 'full recompute is only supported with full iteration CUDA graph'
+    assert framework_reject(dense, plan_arrays(plans)).tolist() == [True, False]
+    # 'moe cuda graph is only supported for MoE'
+    router = Plan(tp=1, dp=8, recompute="none", cuda_graphs=True, cuda_graph_scope="moe_router")
+    assert framework_reject(dense, plan_arrays([router])).tolist() == [True]
+    moe = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512, framework="megatron")
+    p = Plan(tp=1, ep=8, dp=8, recompute="none", cuda_graphs=True)
+    scopes = [p.model_copy(update={"cuda_graph_scope": s}) for s in ("mlp", "full_iteration", "layer", "moe_router")]
+    # no dense layer for the MLP scope; no whole-layer or whole-iteration graph over the dropless count copy
+    assert framework_reject(moe, plan_arrays(scopes)).tolist() == [True, True, True, False]
+    padded = moe.model_copy(update={"moe_routing": "capacity"})
+    assert framework_reject(padded, plan_arrays(scopes[1:3])).tolist() == [False, False]
+    # 'CUDA graphs not supported with CPU offloading'
+    off = Plan(tp=1, dp=8, recompute="none", cuda_graphs=True, offload_layers=8)
+    assert framework_reject(dense, plan_arrays([off])).tolist() == [True]
+
+
 def test_cuda_graphs_shorten_a_launch_bound_moe_step_and_not_full_recompute() -> None:
     moe = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512, precision="mxfp8")
     c = row_cluster("b200", 8)

@@ -109,7 +109,7 @@ def test_validate_takes_cuda_graphs_only_where_the_notes_publish_them() -> None:
     if not CSV.is_file():
         pytest.skip("ground truth not found")
     ext = {r["id"]: r for r in validate(EXTERNAL)["rows"]}
-    assert ext["x003"]["plan"].endswith(" graphs")
+    assert ext["x003"]["plan"].endswith(" graphs:attn+moe_router")
     assert "graphs" not in ext["x002"]["plan"]
     with CSV.open(newline="") as fh:
         row = next(r for r in csv.DictReader(fh) if r["id"] == "t057")

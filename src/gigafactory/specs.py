@@ -101,6 +101,13 @@ CpCommType = Literal["p2p", "a2a", "allgather"]
 CP_COMM_TYPES: tuple[str, ...] = ("p2p", "a2a", "allgather")
 #: MoE token dispatchers: Megatron --moe-token-dispatcher-type alltoall / allgather, flex = DeepEP
 Dispatcher = Literal["alltoall", "allgather", "flex"]
+#: which parts of each iteration replay as CUDA graphs (Megatron-Core CudaGraphScope): "attn+moe_router" is
+#: --cuda-graph-impl transformer_engine --cuda-graph-scope attn moe_router moe_preprocess (attn alone on a
+#: dense model); "moe_router" is moe_router moe_preprocess; "attn"; "mlp" the dense layers' MLP blocks;
+#: "layer" is each whole layer as one graph (--cuda-graph-impl transformer_engine with no scope; an MoE layer
+#: only under capacity routing); "full_iteration" is --cuda-graph-impl local --cuda-graph-scope
+#: full_iteration, the whole forward and backward as one graph
+GraphScope = Literal["attn+moe_router", "moe_router", "attn", "mlp", "layer", "full_iteration"]
 DISPATCHERS: tuple[str, ...] = ("alltoall", "allgather", "flex")
 #: the training stack a job runs on: it decides kernels (Transformer Engine vs SDPA), schedules, exports
 Framework = Literal["megatron", "nemo", "torchtitan", "other"]
@@ -478,7 +485,11 @@ class Plan(Spec):
     compile: bool = Field(default=False, description="torch.compile fuses memory-bound ops (torchtitan --compile)")
     cuda_graphs: bool = Field(default=False, description="each layer's static scopes (attention block, MoE router "
                               "and preprocessing) replay as CUDA graphs (Megatron --cuda-graph-impl transformer_engine "
-                              "--cuda-graph-scope attn moe_router moe_preprocess); not with full recompute")
+                              "--cuda-graph-scope attn moe_router moe_preprocess, or the scope below); not with "
+                              "full recompute unless the whole iteration is one graph")
+    cuda_graph_scope: GraphScope = Field(default="attn+moe_router", description="what the CUDA graphs capture "
+                                         "when cuda_graphs is on (Megatron --cuda-graph-scope; full_iteration "
+                                         "with --cuda-graph-impl local)")
     offload_layers: Int = Field(default=0, ge=0, le=MAX_LAYERS, description="layers whose activations go to host "
                                 "memory in the forward and come back for the backward (Megatron --cpu-offloading "
                                 "--cpu-offloading-num-layers); without PP or recompute, fewer than the model's layers")

@@ -58,6 +58,9 @@ def register(app: typer.Typer) -> None:
         cuda_graphs: bool = typer.Option(False, "--cuda-graphs", help="replay the attention block and the MoE router "
                                          "as CUDA graphs (Megatron --cuda-graph-impl transformer_engine; not with "
                                          "full recompute)"),
+        graph_scope: str = typer.Option(None, "--cuda-graph-scope", help="what --cuda-graphs capture: attn+moe_router "
+                                        "(default), moe_router, attn, mlp, layer (each whole layer), or full_iteration (the whole iteration, "
+                                        "Megatron --cuda-graph-impl local; allows full recompute)"),
         offload_layers: int = typer.Option(None, "--offload-layers", help="offload this many layers' activations to "
                                            "host memory (Megatron --cpu-offloading-num-layers; no PP, no recompute)"),
         cross_domain_tp: bool = typer.Option(False, "--cross-domain-tp", help="allow TP beyond the NVLink domain"),
@@ -116,6 +119,18 @@ def register(app: typer.Typer) -> None:
         job = _option(validate, Job, {"model": get_model(model), "tokens": 1e12, "seq_len": seq,
                                       "global_batch": gbs, "precision": precision, "framework": framework}, "")
         cl.gpu.peak(precision)  # clear error for unsupported precisions
+        if graph_scope is not None:
+            from ..perf.columns import choices
+
+            scopes = choices("cuda_graph_scope")
+            if graph_scope not in scopes:
+                raise unknown("--cuda-graph-scope", "CUDA graph scope", graph_scope, scopes)
+            moe = job.model.moe is not None
+            if graph_scope == "moe_router" and not moe:
+                raise SpecError("--cuda-graph-scope", f"{job.model.name} has no MoE router to graph", ["attn", "mlp", "full_iteration"])
+            if graph_scope in ("layer", "full_iteration") and moe:
+                raise SpecError("--cuda-graph-scope", f"one graph of the whole {graph_scope.replace('full_', '')} cannot hold "
+                                "the dropless MoE dispatcher's copy of the token counts", ["attn+moe_router", "moe_router", "attn"])
         if offload_layers is not None:
             n_layers = job.model.layers
             if not 0 <= offload_layers < n_layers:
@@ -133,7 +148,8 @@ def register(app: typer.Typer) -> None:
         check_precision(job)
         con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute, etp=etp, schedule=schedule,
                                      cp_comm_type=cp_comm_type, moe_dispatcher=dispatcher,
-                                     cuda_graphs=True if cuda_graphs else None,
+                                     cuda_graphs=True if cuda_graphs or graph_scope else None,
+                                     cuda_graph_scope=graph_scope,
                                      offload_layers=offload_layers or None).items() if v is not None}
         if offload_layers:
             con.update(pp=1, recompute="none")
@@ -243,7 +259,7 @@ def _predict_launch(from_megatron: str | None, from_torchtitan: str | None, gpus
                   f"{job.precision}", highlight=False)
     console.print(f"plan: tp{p.tp} pp{p.pp}" + (f"x{p.vpp}" if p.vpp > 1 else "")
                   + f" cp{p.cp} ep{p.ep} etp{p.etp} dp{p.dp} mbs{p.mbs} {p.recompute} zero{p.zero} {p.schedule}"
-                  + (" compile" if p.compile else "") + (" cuda-graphs" if p.cuda_graphs else "")
+                  + (" compile" if p.compile else "") + (f" cuda-graphs:{p.cuda_graph_scope}" if p.cuda_graphs else "")
                   + (f" offload {p.offload_layers} layers" if p.offload_layers else ""), highlight=False)
     console.print(f"step {r.step_s:.3f} s, {fmt(r.tokens_per_s_per_gpu)} tok/s/GPU, {r.model_tflops_per_gpu:.0f} "
                   f"TFLOP/s/GPU, MFU {r.mfu:.1%}, memory {r.memory['total']:.0f}/{r.memory['capacity']:.0f} GB",

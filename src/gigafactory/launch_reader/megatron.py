@@ -329,11 +329,12 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
     seq = int(f["seq-length"])
     job = Job(model=model, tokens=float(steps) * gbs * seq if steps else DEFAULT_TOKENS, seq_len=seq,
               global_batch=gbs, precision=precision, framework="megatron")
+    graphs, scope, scope_note = _cuda_graphs(f)
     plan = Plan(
         tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, etp=etp, dp=dp, mbs=mbs, recompute=gran, zero=zero,
         sequence_parallel=bool(f.get("sequence-parallel")) or tp == 1, tp_comm_overlap=bool(f.get("tp-comm-overlap")),
         ep_comm_overlap=bool(f.get("overlap-moe-expert-parallel-comm")),
-        cuda_graphs=_cuda_graphs(f),
+        cuda_graphs=graphs, cuda_graph_scope=scope,
         offload_layers=int(f.get("cpu-offloading-num-layers", 0)) if f.get("cpu-offloading") else 0,
         cp_comm_type=_choice(f, "cp-comm-type", ("p2p", "a2a", "allgather"), "p2p"),
         moe_dispatcher=_choice(f, "moe-token-dispatcher-type", ("alltoall", "allgather", "flex"),
@@ -341,7 +342,7 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
     )
     if model.moe is None or ep == 1:
         plan = plan.model_copy(update={"moe_dispatcher": "alltoall"})
-    assumed = []
+    assumed = [scope_note] if scope_note else []
     if not f.get("overlap-grad-reduce") and dp > 1:
         assumed.append("the gradient reduction overlaps the backward pass (no --overlap-grad-reduce given)")
     if zero >= 1 and not f.get("overlap-param-gather") and dp > 1:
@@ -352,15 +353,34 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
                   flash=backend not in ("unfused", "local"), assumed=tuple(assumed))
 
 
-#: --cuda-graph-scope values of Transformer Engine's per-scope graphs (TransformerConfig.cuda_graph_scope)
-CUDA_GRAPH_SCOPES = ("attn", "mlp", "moe", "moe_router", "moe_preprocess", "mamba")
+#: --cuda-graph-scope values of Megatron-Core's CUDA graphs (TransformerConfig.cuda_graph_scope)
+CUDA_GRAPH_SCOPES = ("attn", "mlp", "moe", "moe_router", "moe_preprocess", "mamba", "full_iteration")
 
 
-def _cuda_graphs(f: dict) -> bool:
-    """Whether the launch replays layer scopes as CUDA graphs (``--cuda-graph-impl transformer_engine``)."""
-    impl = _choice(f, "cuda-graph-impl", ("none", "transformer_engine"), "none")
-    for scope in f.get("cuda-graph-scope", []):
+def _cuda_graphs(f: dict) -> tuple[bool, str, str | None]:
+    """Whether the launch replays CUDA graphs, the Plan.cuda_graph_scope they cover, and a note where the
+    launch's scopes are modelled by a nearby one (the whole layer, the drop-and-pad "moe" scope)."""
+    impl = _choice(f, "cuda-graph-impl", ("none", "transformer_engine", "local"), "none")
+    given = list(f.get("cuda-graph-scope", []))
+    for scope in given:
         if scope not in CUDA_GRAPH_SCOPES:
             raise SpecError("--cuda-graph-scope", f"unknown scope {scope!r}", list(CUDA_GRAPH_SCOPES),
                             closest(scope, CUDA_GRAPH_SCOPES))
-    return impl == "transformer_engine"
+    if impl == "none":
+        return False, "attn+moe_router", None
+    s = set(given)
+    if "full_iteration" in s:
+        if impl != "local":
+            raise SpecError("--cuda-graph-impl", "a full_iteration graph needs the local implementation", ["local"], "local")
+        return True, "full_iteration", None
+    if not s:  # no scope: each whole layer (TransformerConfig: 'an empty list means the full layer')
+        return True, "layer", None
+    router = bool(s & {"moe_router", "moe_preprocess", "moe"})
+    exact = {frozenset({"attn"}): "attn", frozenset({"mlp"}): "mlp"}
+    if s <= {"attn", "moe_router", "moe_preprocess"} and router:
+        return True, ("attn+moe_router" if "attn" in s else "moe_router"), None
+    if frozenset(s) in exact:
+        return True, exact[frozenset(s)], None
+    near = "attn+moe_router" if "attn" in s else "moe_router" if router else "mlp" if "mlp" in s else "attn"
+    return True, near, (f"CUDA graph scope {' '.join(given)} modelled as {near} "
+                        "(gigafactory's scopes: attn, mlp, moe_router, layer, full_iteration)")

@@ -237,9 +237,10 @@ def evaluate_batch(
     # in series with the GPU work (the backward reuses the forward's splits: no sync).
     host = c.host_kernel_s
     graphs = f["cuda_graphs"] > 0
-    hd_q, _, hd_b = layer_host_s(fused, False, 0.0, graphs, host)
+    scope = f["cuda_graph_scope"]
+    hd_q, _, hd_b = layer_host_s(fused, False, 0.0, graphs, host, scope=scope)
     if a.moe_layers:
-        hm_q, hm_after, hm_b = layer_host_s(fused, True, local, graphs, host, padded=not dropless)
+        hm_q, hm_after, hm_b = layer_host_s(fused, True, local, graphs, host, padded=not dropless, scope=scope)
         launch_moe = np.where(dropless, (1 + rc_full) * hm_after, 0.0)
     else:
         launch_moe = 0.0

@@ -61,6 +61,10 @@ def canonical(job: Job, plan: Plan) -> Plan:
         upd |= {"moe_dispatcher": d.moe_dispatcher}
     if plan.pp == 1:
         upd |= {"schedule": "1f1b"}
+    if not plan.cuda_graphs:
+        upd |= {"cuda_graph_scope": d.cuda_graph_scope}
+    elif not a.moe_layers and plan.cuda_graph_scope == "attn+moe_router":  # a dense model graphs attention only
+        upd |= {"cuda_graph_scope": "attn"}
     return plan.model_copy(update=upd)
 
 
@@ -122,6 +126,23 @@ def _pipeline_args(L: int, plan: Plan) -> list[str]:
     if plan.vpp == 1 and len(set(counts[1:-1])) <= 1:
         return [f"--decoder-first-pipeline-num-layers {counts[0]}", f"--decoder-last-pipeline-num-layers {counts[-1]}"]
     return [f"--pipeline-model-parallel-layout {pipeline_layout(counts)!r}"]
+
+
+#: Megatron-Core's --cuda-graph-scope values for each Plan.cuda_graph_scope (CudaGraphScope; "moe_router"
+#: graphs the preprocessing too, which needs the router's graph)
+GRAPH_SCOPES = {"attn+moe_router": ("attn", "moe_router", "moe_preprocess"), "moe_router": ("moe_router", "moe_preprocess"),
+                "attn": ("attn",), "mlp": ("mlp",), "layer": (), "full_iteration": ("full_iteration",)}
+
+
+def graph_args(scope: str, moe: bool) -> list[str]:
+    """Megatron flags of one CUDA-graph scope: Transformer Engine's per-scope graphs, or Megatron-Core's
+    local implementation for the whole iteration (TransformerConfig: 'To use full iteration cuda graph,
+    please use cuda_graph_impl=local')."""
+    if scope == "full_iteration":
+        return ["--cuda-graph-impl local", "--cuda-graph-scope full_iteration"]
+    scopes = [x for x in GRAPH_SCOPES[scope] if moe or not x.startswith("moe")]
+    # no scope: each whole layer as one graph (TransformerConfig: 'an empty list means the full layer')
+    return ["--cuda-graph-impl transformer_engine"] + (["--cuda-graph-scope " + " ".join(scopes)] if scopes else [])
 
 
 def megatron_args(job: Job, plan: Plan) -> list[str]:
@@ -196,9 +217,8 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
         args += ["--tp-comm-overlap"]
     if plan.ep_comm_overlap:
         args += ["--overlap-moe-expert-parallel-comm"]
-    if plan.cuda_graphs:  # Transformer Engine graphs of the static scopes (the dropless dispatch stays eager)
-        scopes = ["attn", *(("moe_router", "moe_preprocess") if m.moe else ())]
-        args += ["--cuda-graph-impl transformer_engine", "--cuda-graph-scope " + " ".join(scopes)]
+    if plan.cuda_graphs:
+        args += graph_args(plan.cuda_graph_scope, m.moe)
     if plan.offload_layers:
         args += ["--cpu-offloading", f"--cpu-offloading-num-layers {plan.offload_layers}"]
     if plan.zero >= 2:

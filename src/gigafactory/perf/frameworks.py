@@ -225,12 +225,23 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
     if "cuda_graphs" in has:
         graphs = c("cuda_graphs") == 1
         bad = bad | (graphs & (not cap.cuda_graphs))
-        if "recompute" in has:  # TransformerConfig: per-scope graphs cannot replay under full recompute, and
-            # not a graphed attention whose dropout (GPT-style models) selective recompute redoes
+        scope = c("cuda_graph_scope")
+        full_it = scope == code("cuda_graph_scope", "full_iteration")
+        if a.moe_layers:  # TransformerConfig: 'mlp cuda graph is only supported for dense layers'; a whole
+            # layer's or iteration's graph cannot hold the dropless dispatcher's device-to-host copy of the counts
+            bad = bad | (graphs & (scope == code("cuda_graph_scope", "mlp")) & (a.moe_layers >= a.layers))
+            whole = full_it | (scope == code("cuda_graph_scope", "layer"))
+            bad = bad | (graphs & whole & (job.moe_routing != "capacity"))
+        else:  # 'moe cuda graph is only supported for MoE'
+            bad = bad | (graphs & (scope == code("cuda_graph_scope", "moe_router")))
+        if "recompute" in has:  # TransformerConfig: 'full recompute is only supported with full iteration CUDA
+            # graph', and not a graphed attention whose dropout (GPT-style models) selective recompute redoes
             rc = c("recompute")
-            bad = bad | (graphs & (rc == code("recompute", "full")))
+            bad = bad | (graphs & (rc == code("recompute", "full")) & ~full_it)
             if a.gpt_style:
                 bad = bad | (graphs & (rc == code("recompute", "selective")))
+        if "offload_layers" in has:  # TransformerConfig: 'CUDA graphs not supported with CPU offloading'
+            bad = bad | (graphs & (c("offload_layers") > 0))
     if "offload_layers" in has:  # TransformerConfig: cpu_offloading without PP or recompute, < num_layers layers
         off = c("offload_layers") > 0
         bad = bad | (off & ((not cap.offload) | (pp > 1) | (c("offload_layers") >= job.model.layers)))

@@ -61,7 +61,7 @@ ENGINE_CHOSEN = ("cp_comm_type", "moe_dispatcher")
 CHOICE_AXES = ("schedule", *ENGINE_CHOSEN)  # Literal-valued axes (column codes)
 CONSTRAINTS = ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "recompute", "zero", "sequence_parallel",
                "tp_comm_overlap", "ep_comm_overlap", "tp_cross_domain", "max_tp", "flash", "etp", "schedule",
-               "cp_comm_type", "moe_dispatcher", "cuda_graphs", "offload_layers")
+               "cp_comm_type", "moe_dispatcher", "cuda_graphs", "cuda_graph_scope", "offload_layers")
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,9 @@ def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
             if con[k] not in opts:
                 raise SpecError(k, f"unknown {k} {con[k]!r}", opts)
             ax[k] = np.asarray([code(k, con[k])], dtype=np.int64)
+    if con.get("cuda_graph_scope") is not None and con["cuda_graph_scope"] not in choices("cuda_graph_scope"):
+        raise SpecError("cuda_graph_scope", f"unknown cuda_graph_scope {con['cuda_graph_scope']!r}",
+                        choices("cuda_graph_scope"))
     if con.get("recompute") is not None:
         if con["recompute"] not in RECOMPUTE:
             raise SpecError("recompute", f"unknown recompute {con['recompute']!r}", RECOMPUTE)
@@ -269,6 +272,8 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
           "zero": np.tile(ax["zero"], ax["recompute"].size)[None, :]}
     fixed = {k: int(con[k]) for k in ("sequence_parallel", "tp_comm_overlap", "ep_comm_overlap", "cuda_graphs",
                                       "offload_layers") if k in con}
+    if "cuda_graph_scope" in con:
+        fixed["cuda_graph_scope"] = code("cuda_graph_scope", con["cuda_graph_scope"])
     best_steps = np.full(0, np.inf)
     kept: list[tuple[tuple[float, float], StepResult]] = []  # ((step s, memory GB), result), fastest first
     costed = oom = 0

@@ -152,6 +152,10 @@ def _published(notes: str) -> dict[str, Any]:
     if "torch.compile" in low or "+compile" in squashed:
         out["compile"] = True
     out["cuda_graphs"] = "cudagraph" in squashed
+    if out["cuda_graphs"]:  # the scopes a row's notes name, the Megatron export's by default
+        out["cuda_graph_scope"] = ("full_iteration" if "fulliteration" in squashed else
+                                   "moe_router" if "moerouter" in squashed and "attn" not in low else
+                                   "attn+moe_router")
     out["force_balanced"] = "force-balanced" in low
     out["token_drop"] = "tokendrop" in squashed and "notdropless" in squashed
     return out
@@ -238,7 +242,7 @@ def prepare(r: dict[str, str]) -> Prepared:
     # 8.8% with the fit's objective reduced to the plain MAPE) but raise both cross-validations
     # (leave-one-source-out 14.0 -> 14.7-15.3%, leave-one-GPU-out 10.2 -> 10.7-10.9%), with the 25.09
     # token-drop rows 22-30% fast under a whole-block graph the export never wrote. Not kept (docs/perf.md)
-    graphs = bool(pub["cuda_graphs"])
+    graphs, scope = bool(pub["cuda_graphs"]), pub.get("cuda_graph_scope", "attn+moe_router")
     # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
     # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300
     # offload 20-40 of 80 layers instead of recomputing)
@@ -263,7 +267,7 @@ def prepare(r: dict[str, str]) -> Prepared:
             cands.append((g, Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=rc, zero=zero,
                                   sequence_parallel=sp, tp_comm_overlap=tpo, ep_comm_overlap=epo,
                                   moe_dispatcher=disp, compile=compile_,
-                                  cuda_graphs=graphs, offload_layers=off,
+                                  cuda_graphs=graphs, cuda_graph_scope=scope, offload_layers=off,
                                   schedule="dualpipe" if pub.get("schedule") == "dualpipe" else "1f1b")))
     if len(vpps) > 1 or (not vpp_pub and pp > 1):
         notes.append("vpp unpublished: fastest of " + ",".join(str(v) for v in sorted({p.vpp for _, p in cands})))
@@ -394,7 +398,7 @@ def validate(data: str | Path, calib: Calibration | None = None) -> dict[str, An
             "plan": f"tp{plan.tp} pp{plan.pp} vpp{plan.vpp} cp{plan.cp} ep{plan.ep} dp{plan.dp} mbs{plan.mbs} "
                     f"{plan.recompute} zero{plan.zero}" + (" tpo" if plan.tp_comm_overlap else "")
                     + (" epo" if plan.ep_comm_overlap else "") + (" flex" if plan.moe_dispatcher == "flex" else "")
-                    + (" graphs" if plan.cuda_graphs else ""),
+                    + (f" graphs:{plan.cuda_graph_scope}" if plan.cuda_graphs else ""),
             "notes": "; ".join(p.notes + ([note] if note else [])),
         })
         by_gpu[p.gpu].append(err)

@@ -227,7 +227,11 @@ def evaluate_batch(
         disp = disp + etp_collectives(fab, per_expert * local / np.maximum(etp, 1), H, etp)
         ep_all = disp * (2 + rc_full)  # forward, backward, recomputed forward
         moe_compute = mF + mB + mW
-        ep_layer = np.where(epo, np.maximum(0.0, ep_all - moe_compute), ep_all)
+        # hidden behind the other micro-batch's layer, the all-to-all's kernels hold comm_sms SMs (catalog
+        # ep-overlap), so the compute under it runs on the rest: it stretches by sms / (sms - comm_sms)
+        busy = const("ep-overlap", "comm_sms") / dev.sms
+        stretch = np.minimum(ep_all, moe_compute) * busy / (1.0 - busy)
+        ep_layer = np.where(epo, np.maximum(0.0, ep_all - moe_compute) + stretch, ep_all)
     else:
         disp, ep_layer = 0.0, 0.0
 

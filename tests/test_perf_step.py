@@ -103,8 +103,13 @@ def test_ep_overlap_hides_the_all_to_all_up_to_the_layer_compute() -> None:
     job = Job(model=model("deepseek-v3"), tokens=1e12, seq_len=4096, global_batch=4096, precision="fp8")
     c = row_cluster("h800-sxm", 512)
     base = dict(tp=1, pp=8, cp=1, ep=64, dp=64, mbs=1, recompute="selective")
-    off = evaluate(job, c, Plan(**base), check_memory=False)
-    on = evaluate(job, c, Plan(**base, ep_comm_overlap=True), check_memory=False)
+    from gigafactory.perf.efficiency import calibration
+
+    # a grouped-GEMM rate at the bottom of its range keeps every layer's compute longer than its
+    # all-to-all, whatever the fitted value
+    slow = calibration().replace(grouped_gemm_scale=0.4)
+    off = evaluate(job, c, Plan(**base), check_memory=False, calib=slow)
+    on = evaluate(job, c, Plan(**base, ep_comm_overlap=True), check_memory=False, calib=slow)
     assert off.breakdown["ep"] > 0
     assert 0.0 <= on.breakdown["ep"] < off.breakdown["ep"]
     # each layer's all-to-all is shorter than the compute it hides behind, so what stays exposed is the

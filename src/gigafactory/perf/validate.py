@@ -161,6 +161,21 @@ def _published(notes: str) -> dict[str, Any]:
     return out
 
 
+def recipe(r: dict[str, str]) -> dict[str, Any] | None:
+    """The published recipe behind a Megatron-Bridge table row (catalog ``recipes``: its CUDA graphs, MoE
+    dispatcher and all-to-all overlap), found by the row's NeMo container, model, GPU and precision."""
+    src = r.get("source", "")
+    m = re.search(r"(\d\d\.\d\d) NeMo container", src)
+    if "Megatron-Bridge" not in src or not m:
+        return None
+    key = (m.group(1), (r.get("model_id") or "").strip(), (r.get("gpu_id") or "").strip(),
+           (r.get("precision_id") or "").strip())
+    for x in catalog.entry("recipes", "megatron-bridge")["recipes"]:
+        if (x["container"], x["model"], x["gpu"], x["precision"]) == key:
+            return x
+    return None
+
+
 def _vpp_options(layers: int, pp: int, m: int) -> list[int]:
     """Virtual stages a user would try: every v with pp * v <= layers + 2 and m divisible by pp."""
     if pp <= 1 or m % pp:
@@ -234,15 +249,22 @@ def prepare(r: dict[str, str]) -> Prepared:
     # benchmark configurations do not state, so it stays off (the planner and `plan --ep-overlap` offer it)
     tpo_opts = [pub["tp_comm_overlap"]] if "tp_comm_overlap" in pub else (
         [False, True] if tp > 1 and framework in ("megatron", "nemo") and not old_megatron else [False])
+    # EP overlap (--overlap-moe-expert-parallel-comm), the dispatcher and CUDA graphs: as the row's notes
+    # or its published recipe (catalog recipes) set them; a row with neither runs without overlap or
+    # graphs, and the dispatcher is searched
     epo_opts = [False]
     disp_opts = ["alltoall", "flex"] if ep > 1 and framework == "megatron" else ["alltoall"]
     compile_ = bool(pub.get("compile", False))
-    # CUDA graphs only where the notes publish them. Searched where unpublished (Megatron-Bridge's recipes
-    # set --cuda-graph-scope attn moe_router moe_preprocess), they lower the in-sample error (8.3% against
-    # 8.8% with the fit's objective reduced to the plain MAPE) but raise both cross-validations
-    # (leave-one-source-out 14.0 -> 14.7-15.3%, leave-one-GPU-out 10.2 -> 10.7-10.9%), with the 25.09
-    # token-drop rows 22-30% fast under a whole-block graph the export never wrote. Not kept (docs/perf.md)
     graphs, scope = bool(pub["cuda_graphs"]), pub.get("cuda_graph_scope", "attn+moe_router")
+    rec = recipe(r)
+    if rec is not None:
+        if not graphs and rec["graphs"] != "none":
+            graphs, scope = True, rec["graphs"]
+        if ep > 1 and rec["dispatcher"] != "none":
+            disp_opts, epo_opts = [rec["dispatcher"]], [bool(rec["ep_overlap"])]
+        notes.append(f"recipe {rec['preset']}{'' if rec['matched'] else ' (other parallelism)'}: graphs "
+                     f"{scope if graphs else 'none'}, dispatcher {rec['dispatcher']}, ep overlap "
+                     f"{'on' if rec['ep_overlap'] else 'off'}")
     # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
     # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300
     # offload 20-40 of 80 layers instead of recomputing)

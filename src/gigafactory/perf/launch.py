@@ -56,7 +56,10 @@ def graph_scopes(graphs, scope):
     s = np.asarray(scope)
 
     def on(*names):
-        return g * np.isin(s, [code("cuda_graph_scope", n) for n in names])
+        hit = s == code("cuda_graph_scope", names[0])
+        for n in names[1:]:
+            hit = hit | (s == code("cuda_graph_scope", n))
+        return g * hit
 
     return (on("attn+moe_router", "attn"), on("mlp"), on("attn+moe_router", "moe_router"), on("layer"),
             on("full_iteration"))
@@ -72,9 +75,11 @@ def layer_host_s(fused, moe: bool, local_experts, graphs, host_s: float, padded:
     launch one by one (Megatron-Core's drop-and-pad "moe" scope, which would capture them, is not
     modelled); a whole layer's graph costs one replay a pass; a whole-iteration graph leaves the host
     nothing to launch per layer."""
-    attn, mlp, router_g, layer, full = graph_scopes(graphs, scope)
     replay = _k("graph_replay_ops") * host_s
     bwd = _k("bwd_factor")
+    if not np.any(graphs):  # nothing graphed (the planner's default): the scope does not matter
+        return _scoped(fused, moe, local_experts, 0.0, 0.0, 0.0, host_s, padded, replay, bwd)
+    attn, mlp, router_g, layer, full = graph_scopes(graphs, scope)
     queued, after, back = _scoped(fused, moe, local_experts, attn, mlp, router_g, host_s, padded, replay, bwd)
     live = 1.0 - layer - full  # a whole layer's graph replays once a pass; a whole iteration's once a step
     return live * queued + layer * replay, live * after, live * back + layer * replay

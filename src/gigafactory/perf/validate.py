@@ -2,10 +2,11 @@
 
 Each CSV row (schema: shared/groundtruth/README.md) becomes a job, a cluster (the GPU's reference
 system, catalog/perf.yaml) and a plan. Knobs the source did not publish are searched as the
-framework's user would tune them (micro-batch, recompute, virtual stages, TP / EP communication
-overlap, the MoE dispatcher): every option is evaluated and the fastest that fits memory is taken,
-and reported per row. Knobs the notes state (schedule, async TP, torch.compile, CUDA graphs,
-force-balanced routing) are taken as published. The stack (``Job.framework``) is the source's:
+framework's user would tune them (micro-batch, recompute, virtual stages, TP communication overlap,
+the MoE dispatcher): every option is evaluated and the fastest that fits memory is taken, and
+reported per row. Knobs the notes state (schedule, async TP, torch.compile, CUDA graphs,
+force-balanced routing) are taken as published, and so are those of the recipe behind a
+Megatron-Bridge table row (catalog ``recipes``: CUDA-graph scope, MoE dispatcher, all-to-all overlap). The stack (``Job.framework``) is the source's:
 torchtitan, NeMo or Megatron. Conventions honoured per source (docs/perf.md):
 
 * GPU count = tp*pp*cp*dp when the published count disagrees (NeMo's B200 long-sequence rows);
@@ -245,8 +246,7 @@ def prepare(r: dict[str, str]) -> Prepared:
     precision = (r.get("precision_id") or "bf16").strip()
     sp = "cases_april2021" not in src
     # unpublished TP overlap: both settings where the framework has the feature (Transformer Engine's
-    # userbuffers). EP overlap (--overlap-moe-expert-parallel-comm) is a plan choice the published
-    # benchmark configurations do not state, so it stays off (the planner and `plan --ep-overlap` offer it)
+    # userbuffers)
     tpo_opts = [pub["tp_comm_overlap"]] if "tp_comm_overlap" in pub else (
         [False, True] if tp > 1 and framework in ("megatron", "nemo") and not old_megatron else [False])
     # EP overlap (--overlap-moe-expert-parallel-comm), the dispatcher and CUDA graphs: as the row's notes

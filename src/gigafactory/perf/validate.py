@@ -6,7 +6,8 @@ framework's user would tune them (micro-batch, recompute, virtual stages, TP com
 the MoE dispatcher): every option is evaluated and the fastest that fits memory is taken, and
 reported per row. Knobs the notes state (schedule, async TP, torch.compile, CUDA graphs,
 force-balanced routing) are taken as published, and so are those of the recipe behind a
-Megatron-Bridge table row (catalog ``recipes``: CUDA-graph scope, MoE dispatcher, all-to-all overlap). The stack (``Job.framework``) is the source's:
+Megatron-Bridge table row (catalog ``recipes``: CUDA-graph scope, MoE dispatcher, all-to-all and TP
+overlap). The stack (``Job.framework``) is the source's:
 torchtitan, NeMo or Megatron. Conventions honoured per source (docs/perf.md):
 
 * GPU count = tp*pp*cp*dp when the published count disagrees (NeMo's B200 long-sequence rows);
@@ -249,9 +250,9 @@ def prepare(r: dict[str, str]) -> Prepared:
     # userbuffers)
     tpo_opts = [pub["tp_comm_overlap"]] if "tp_comm_overlap" in pub else (
         [False, True] if tp > 1 and framework in ("megatron", "nemo") and not old_megatron else [False])
-    # EP overlap (--overlap-moe-expert-parallel-comm), the dispatcher and CUDA graphs: as the row's notes
-    # or its published recipe (catalog recipes) set them; a row with neither runs without overlap or
-    # graphs, and the dispatcher is searched
+    # EP and TP overlap, the dispatcher and CUDA graphs: as the row's notes or its published recipe
+    # (catalog recipes) set them; a row with neither runs without EP overlap or graphs, and TP overlap
+    # and the dispatcher are searched
     epo_opts = [False]
     disp_opts = ["alltoall", "flex"] if ep > 1 and framework == "megatron" else ["alltoall"]
     compile_ = bool(pub.get("compile", False))
@@ -262,9 +263,11 @@ def prepare(r: dict[str, str]) -> Prepared:
             graphs, scope = True, rec["graphs"]
         if ep > 1 and rec["dispatcher"] != "none":
             disp_opts, epo_opts = [rec["dispatcher"]], [bool(rec["ep_overlap"])]
+        if tp > 1 and rec["tp_overlap"] != "none" and "tp_comm_overlap" not in pub:
+            tpo_opts = [bool(rec["tp_overlap"])]
         notes.append(f"recipe {rec['preset']}{'' if rec['matched'] else ' (other parallelism)'}: graphs "
                      f"{scope if graphs else 'none'}, dispatcher {rec['dispatcher']}, ep overlap "
-                     f"{'on' if rec['ep_overlap'] else 'off'}")
+                     f"{'on' if rec['ep_overlap'] else 'off'}, tp overlap {rec['tp_overlap']}")
     # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
     # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300
     # offload 20-40 of 80 layers instead of recomputing)

@@ -285,6 +285,8 @@ MINIMAL = ("--num-layers 4 --hidden-size 256 --num-attention-heads 8 --seq-lengt
 @pytest.mark.parametrize("extra,flag", [
     (["--num-attention-heads", "0"], "--num-attention-heads"),  # found by the flag soup below: h // 0
     (["--num-attention-heads", "4", "--num-experts", "4", "--moe-layer-freq", "0"], "--moe-layer-freq"),  # i % 0
+    (["--num-attention-heads", "4", "--tensor-model-parallel-size", "0"], "--tensor-model-parallel-size"),  # soup: gpus % 0
+    (["--num-attention-heads", "4", "--pipeline-model-parallel-size", "-3"], "--pipeline-model-parallel-size"),
 ])
 def test_zero_counts_in_a_launch_are_one_clear_error(extra: list[str], flag: str) -> None:
     base = ["--num-layers", "2", "--hidden-size", "64", "--vocab-size", "100", "--seq-length", "16",

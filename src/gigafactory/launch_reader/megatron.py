@@ -285,6 +285,10 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
     L = model.layers
     tp, pp, cp = (int(f.get(k, 1)) for k in ("tensor-model-parallel-size", "pipeline-model-parallel-size",
                                               "context-parallel-size"))
+    for name, v in (("tensor-model-parallel-size", tp), ("pipeline-model-parallel-size", pp),
+                    ("context-parallel-size", cp)):
+        if v < 1:
+            raise SpecError(f"--{name}", f"must be a positive integer (got {v})")
     world = gpus or world
     if world is None:
         raise SpecError("--gpus", "the launch does not say the GPU count (torchrun --nnodes x --nproc-per-node): give --gpus")

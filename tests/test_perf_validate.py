@@ -108,6 +108,31 @@ def test_generalises_to_llama3_405b_and_deepseek_v3() -> None:
         assert abs(row["error_pct"]) <= bound, row
 
 
+def test_every_megatron_bridge_row_has_one_recipe_and_every_recipe_a_row() -> None:
+    """catalog/recipes.yaml covers train.csv's Megatron-Bridge rows one to one, with values the plans take."""
+    if not CSV.is_file():
+        pytest.skip("ground truth not found")
+    from gigafactory import catalog
+    from gigafactory.perf.columns import choices
+    from gigafactory.perf.validate import recipe
+
+    entries = catalog.entry("recipes", "megatron-bridge")["recipes"]
+    with CSV.open(newline="") as fh:
+        bridge = [r for r in csv.DictReader(fh) if "Megatron-Bridge" in r["source"]]
+    found = [recipe(r) for r in bridge]
+    assert len(bridge) == len(entries) == 64 and all(x is not None for x in found)
+    def key(x):
+        return x["container"], x["model"], x["gpu"], x["precision"]
+
+    # no recipe serves two rows, and none is left over
+    assert len({key(x) for x in found}) == len(entries) and {key(x) for x in found} == {key(x) for x in entries}
+    for x in entries:
+        assert x["graphs"] in ("none", *choices("cuda_graph_scope")), x
+        assert x["dispatcher"] in ("none", *choices("moe_dispatcher")), x
+        assert isinstance(x["ep_overlap"], bool) and x["tp_overlap"] in (True, False, "none"), x
+        assert x["container"] in ("25.09", "25.11", "26.02"), x
+
+
 def test_validate_takes_cuda_graphs_where_the_notes_or_the_recipe_publish_them() -> None:
     """A row whose notes name CUDA graphs (Megatron-LM's DeepSeek-V3 GB200 guide: attn, moe_router,
     moe_preprocess) is predicted with them; a Megatron-Bridge row takes its recipe's graphs, dispatcher

@@ -10,7 +10,7 @@ import re
 import shlex
 
 from ..errors import SpecError, closest
-from ..perf.emit import FSDP_STRATEGY
+from ..perf.emit import FSDP_STRATEGY, GRAPH_SCOPES
 from ..specs import Job, Mla, Model, Moe, Plan
 from .launch import DEFAULT_TOKENS, Launch, _validated, match_catalog
 
@@ -377,14 +377,12 @@ def _cuda_graphs(f: dict) -> tuple[bool, str, str | None]:
         if impl != "local":
             raise SpecError("--cuda-graph-impl", "a full_iteration graph needs the local implementation", ["local"], "local")
         return True, "full_iteration", None
-    if not s:  # no scope: each whole layer (TransformerConfig: 'an empty list means the full layer')
-        return True, "layer", None
+    exact = {frozenset(flags): name for name, flags in GRAPH_SCOPES.items()}  # the export's table, backwards
+    if frozenset(s) in exact:  # (no scope is each whole layer: 'an empty list means the full layer')
+        return True, exact[frozenset(s)], None
     router = bool(s & {"moe_router", "moe_preprocess", "moe"})
-    exact = {frozenset({"attn"}): "attn", frozenset({"mlp"}): "mlp"}
     if s <= {"attn", "moe_router", "moe_preprocess"} and router:
         return True, ("attn+moe_router" if "attn" in s else "moe_router"), None
-    if frozenset(s) in exact:
-        return True, exact[frozenset(s)], None
     near = "attn+moe_router" if "attn" in s else "moe_router" if router else "mlp" if "mlp" in s else "attn"
     return True, near, (f"CUDA graph scope {' '.join(given)} modelled as {near} "
                         "(gigafactory's scopes: attn, mlp, moe_router, layer, full_iteration)")

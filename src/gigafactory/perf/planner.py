@@ -118,15 +118,15 @@ def axes(job: Job, cluster: Cluster, **con: Any) -> dict[str, np.ndarray]:
     for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "mbs", "zero", "etp"):
         if con.get(k) is not None:
             ax[k] = np.asarray([int(con[k])], dtype=np.int64)
-    for k in CHOICE_AXES:  # cp_comm_type and moe_dispatcher are chosen inside the engine unless fixed
+    # cp_comm_type and moe_dispatcher are chosen inside the engine unless fixed; the graph scope is a
+    # fixed column (_search), checked here with them
+    for k in (*CHOICE_AXES, "cuda_graph_scope"):
         if con.get(k) is not None:
             opts = choices(k)
             if con[k] not in opts:
                 raise SpecError(k, f"unknown {k} {con[k]!r}", opts)
-            ax[k] = np.asarray([code(k, con[k])], dtype=np.int64)
-    if con.get("cuda_graph_scope") is not None and con["cuda_graph_scope"] not in choices("cuda_graph_scope"):
-        raise SpecError("cuda_graph_scope", f"unknown cuda_graph_scope {con['cuda_graph_scope']!r}",
-                        choices("cuda_graph_scope"))
+            if k in CHOICE_AXES:
+                ax[k] = np.asarray([code(k, con[k])], dtype=np.int64)
     if con.get("recompute") is not None:
         if con["recompute"] not in RECOMPUTE:
             raise SpecError("recompute", f"unknown recompute {con['recompute']!r}", RECOMPUTE)

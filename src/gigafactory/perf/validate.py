@@ -165,7 +165,7 @@ def _published(notes: str) -> dict[str, Any]:
 
 def recipe(r: dict[str, str]) -> dict[str, Any] | None:
     """The published recipe behind a Megatron-Bridge table row (catalog ``recipes``: its CUDA graphs, MoE
-    dispatcher and all-to-all overlap), found by the row's NeMo container, model, GPU and precision."""
+    dispatcher, all-to-all and TP overlap), found by the row's NeMo container, model, GPU and precision."""
     src = r.get("source", "")
     m = re.search(r"(\d\d\.\d\d) NeMo container", src)
     if "Megatron-Bridge" not in src or not m:

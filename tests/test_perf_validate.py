@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gigafactory.cli.main import app
+from gigafactory.perf.batch import evaluate_batch
 from gigafactory.perf.params import model_flops_per_token
-from gigafactory.perf.validate import predict, prepare, validate
+from gigafactory.perf.validate import _columns, predict, prepare, validate
 from gigafactory.resolve import model
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "groundtruth" / "train.csv"
@@ -131,6 +132,35 @@ def test_every_megatron_bridge_row_has_one_recipe_and_every_recipe_a_row() -> No
         assert x["dispatcher"] in ("none", *choices("moe_dispatcher")), x
         assert isinstance(x["ep_overlap"], bool) and x["tp_overlap"] in (True, False, "none"), x
         assert x["container"] in ("25.09", "25.11", "26.02"), x
+        kind, _, arg = x["recompute"].partition(":")
+        assert kind in ("none", "full", "selective") and (kind == "none") == (arg == ""), x
+        assert (kind != "full" or int(arg) > 0) and isinstance(x["offload_layers"], int) and x["offload_layers"] >= 0, x
+
+
+def test_validate_takes_a_matched_recipes_recompute_and_offload_over_the_memory_model() -> None:
+    """Megatron-Bridge's Llama 3 70B H100 FP8 preset (26.02, TP4 PP8 VPP5, the row's parallelism) runs
+    without recompute; the memory model puts that plan at 81.8 GB of 80, a little over, and would recompute
+    a tenth of the layers. The recipe ran, so validate takes it as published. Its Llama 3 8B H100 preset
+    (25.11) recomputes 5 of 32 layers in full (block method); its Llama 3 70B GB300 FP8 preset (26.02)
+    offloads 20 layers. A preset with other parallelism (Llama 3.1 405B GB300, 25.11), or one that
+    recomputes named modules (DeepSeek-V3, mla_up_proj), leaves recompute to the search."""
+    if not CSV.is_file():
+        pytest.skip("ground truth not found")
+    with CSV.open(newline="") as fh:
+        rows = {r["id"]: r for r in csv.DictReader(fh)}
+    t042 = prepare(rows["t042"])
+    assert {p.recompute for p in t042.plans} == {"none"} and t042.memory_published
+    P, _ = _columns(t042)
+    out = evaluate_batch(t042.job, t042.cluster, P, flash=t042.flash)
+    assert out["mem_total"][0] > out["mem_capacity"][0]  # the memory model alone would not run it
+    assert t042.plans[predict(t042)[1]].recompute == "none"
+    t086 = prepare(rows["t086"])
+    assert {p.recompute for p in t086.plans} == {"full"} and t086.rc_layers == 5
+    assert _columns(t086)[0]["rcf"] == pytest.approx(5 / 32)
+    assert {p.offload_layers for p in prepare(rows["t041"]).plans} == {20}
+    for rid in ("t066", "t047"):
+        searched = prepare(rows[rid])
+        assert len({p.recompute for p in searched.plans}) == 3 and not searched.memory_published, rid
 
 
 def test_validate_takes_cuda_graphs_where_the_notes_or_the_recipe_publish_them() -> None:

@@ -7,7 +7,8 @@ the MoE dispatcher): every option is evaluated and the fastest that fits memory 
 reported per row. Knobs the notes state (schedule, async TP, torch.compile, CUDA graphs,
 force-balanced routing) are taken as published, and so are those of the recipe behind a
 Megatron-Bridge table row (catalog ``recipes``: CUDA-graph scope, MoE dispatcher, all-to-all and TP
-overlap). The stack (``Job.framework``) is the source's:
+overlap; recompute and activation offload where the recipe's parallelism is the row's, and then the
+memory model does not overrule them: the run fitted). The stack (``Job.framework``) is the source's:
 torchtitan, NeMo or Megatron. Conventions honoured per source (docs/perf.md):
 
 * GPU count = tp*pp*cp*dp when the published count disagrees (NeMo's B200 long-sequence rows);
@@ -61,6 +62,8 @@ class Prepared:
     causal: bool
     notes: list[str] = field(default_factory=list)
     rc_auto: bool = False  # recompute unpublished: full recompute may cover only the layers memory needs
+    rc_layers: int | None = None  # full recompute of this many layers per stage, as the recipe publishes
+    memory_published: bool = False  # recompute and offload as the run's recipe set them: the run fitted
     cache: tuple[dict[str, np.ndarray], np.ndarray] | None = None  # (columns with rcf, rule codes)
 
 
@@ -268,12 +271,23 @@ def prepare(r: dict[str, str]) -> Prepared:
         notes.append(f"recipe {rec['preset']}{'' if rec['matched'] else ' (other parallelism)'}: graphs "
                      f"{scope if graphs else 'none'}, dispatcher {rec['dispatcher']}, ep overlap "
                      f"{'on' if rec['ep_overlap'] else 'off'}, tp overlap {rec['tp_overlap']}")
+    # recompute and activation offload as the recipe sets them, where its parallelism is the row's (they
+    # depend on it); selective recompute of named modules (mla_up_proj, moe_act, layernorm) is not a Plan
+    # choice, so those rows keep the search
+    rc_layers, memory_published, off_recipe = None, False, None
+    if rec is not None and rec["matched"] and rc_col not in RECOMPUTE and not rec["recompute"].startswith("selective"):
+        kind, _, n_layers = rec["recompute"].partition(":")
+        rc_opts, memory_published, off_recipe = [kind], True, int(rec["offload_layers"])
+        rc_layers = int(n_layers) if n_layers else None
+        notes.append(f"recipe recompute {rec['recompute']}, offload {off_recipe} layers")
     # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
     # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300
     # offload 20-40 of 80 layers instead of recomputing)
     cluster = row_cluster(r["gpu_id"].strip(), n)
     off_opts = [0] + sorted({max(1, round(model.layers * k / 8)) for k in range(1, 7)}) if (
         len(rc_opts) > 1 and pp == 1 and framework in ("megatron", "nemo") and cluster.gpu.host_link_gbs) else [0]
+    if off_recipe is not None:
+        off_opts = [off_recipe]
     cands = []
     for mbs in mbs_opts:
         g = gbs if gbs else dp * mbs
@@ -309,7 +323,8 @@ def prepare(r: dict[str, str]) -> Prepared:
     return Prepared(
         id=r["id"], gpu=r["gpu_id"].strip(), source=group, metric=metric, measured=float(r["measured_value"]),
         job=job, cluster=cluster, plans=plan_list, P=P, flash=not old_megatron,
-        causal="Megatron-Bridge" in src, notes=notes, rc_auto=len(rc_opts) > 1,
+        causal="Megatron-Bridge" in src, notes=notes, rc_auto=len(rc_opts) > 1, rc_layers=rc_layers,
+        memory_published=memory_published,
     )
 
 
@@ -343,6 +358,9 @@ def _columns(p: Prepared) -> tuple[dict[str, np.ndarray], np.ndarray]:
         if p.rc_auto:
             out = evaluate_batch(p.job, p.cluster, p.P, flash=p.flash)
             P = {**p.P, "rcf": _partial_recompute(p, out)}
+        elif p.rc_layers:
+            P = {**p.P, "rcf": np.array([min(1.0, p.rc_layers / stage_layers(p.job.model.layers, q.pp, q.vpp))
+                                         for q in p.plans])}
         p.cache = (P, codes)
     return p.cache
 
@@ -351,7 +369,8 @@ def predict(p: Prepared, calib: Calibration | None = None) -> tuple[float, int, 
     """Predicted metric, index of the chosen plan, and a note on the choice."""
     P, codes = _columns(p)
     out = evaluate_batch(p.job, p.cluster, P, calib=calib, flash=p.flash)
-    fits = (out["mem_total"] <= out["mem_capacity"]) & (codes == 0)
+    # a recipe's published memory settings ran: the memory model does not overrule them
+    fits = ((out["mem_total"] <= out["mem_capacity"]) | p.memory_published) & (codes == 0)
     note = ""
     if len(p.plans) == 1:
         i = 0

@@ -64,3 +64,23 @@ def test_partial_full_recompute_interpolates() -> None:
     none, full = (float(activation_bytes_per_token(a, 1, 1, rc, True, s)) for rc in (0, 2))
     half = float(activation_bytes_per_token(a, 1, 1, 2, True, s, rcf=0.5))
     assert half == pytest.approx((none + full) / 2)
+
+
+def test_transformer_engine_keeps_low_precision_gemm_inputs_column_wise_only() -> None:
+    """Llama 3 70B (h 8192, 64 query heads of 128, 8 KV heads, SwiGLU ffn 28672), TP 4 with SP, no
+    recompute, bytes per token and layer. bf16: (8h)/4 + (2q + 4kv + 2q + 2*2*ffn + 2ffn)/4 = 68,608.
+    Per-tensor fp8 on Megatron: the SP-gathered norm outputs keep both copies (2 B), the attention output
+    adds the projection's 1-byte copy, FC2's input is 1 byte: 16,384 + (16,384 + 4,096 + 24,576 +
+    114,688 + 28,672)/4 = 63,488. MXFP8 at TP 1 (1 + 1/32 = 1.03 B per kept input): norm outputs
+    2 x 1.03 h each. torchtitan's float8 keeps bf16."""
+    a, s = arch(model("llama3-70b")), 8192
+    bf16 = float(activation_bytes_per_token(a, 4, 1, 0, True, s))
+    assert bf16 == pytest.approx(68_608)
+    assert float(activation_bytes_per_token(a, 4, 1, 0, True, s, precision="fp8")) == pytest.approx(63_488)
+    h, q, kv, f = 8192, 8192, 1024, 28672
+    mx = (4 * h + 2 * 1.03 * h) + (2 * q + 4 * kv + 3.03 * q + 4 * f + 1.03 * f)
+    assert float(activation_bytes_per_token(a, 1, 1, 0, True, s, precision="mxfp8")) == pytest.approx(mx)
+    assert float(activation_bytes_per_token(a, 4, 1, 0, True, s, precision="fp8", framework="torchtitan")) == bf16
+    # selective recompute (layernorm, moe_act, core attention kept) still keeps less than none
+    sel = float(activation_bytes_per_token(a, 1, 1, 1, True, s, precision="mxfp8"))
+    assert sel == pytest.approx(mx - 2 * 1.03 * h)

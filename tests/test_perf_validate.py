@@ -139,8 +139,8 @@ def test_every_megatron_bridge_row_has_one_recipe_and_every_recipe_a_row() -> No
 
 def test_validate_takes_a_matched_recipes_recompute_and_offload_over_the_memory_model() -> None:
     """Megatron-Bridge's Llama 3 70B H100 FP8 preset (26.02, TP4 PP8 VPP5, the row's parallelism) runs
-    without recompute; the memory model puts that plan at 81.8 GB of 80, a little over, and would recompute
-    a tenth of the layers. The recipe ran, so validate takes it as published. Its Llama 3 8B H100 preset
+    without recompute, so validate takes it as published (where the memory model puts a recipe over the
+    GPU's memory, the recipe, which ran, wins). Its Llama 3 8B H100 preset
     (25.11) recomputes 5 of 32 layers in full (block method); its Llama 3 70B GB300 FP8 preset (26.02)
     offloads 20 layers. A preset with other parallelism (Llama 3.1 405B GB300, 25.11), or one that
     recomputes named modules (DeepSeek-V3, mla_up_proj), leaves recompute to the search."""
@@ -152,7 +152,9 @@ def test_validate_takes_a_matched_recipes_recompute_and_offload_over_the_memory_
     assert {p.recompute for p in t042.plans} == {"none"} and t042.memory_published
     P, _ = _columns(t042)
     out = evaluate_batch(t042.job, t042.cluster, P, flash=t042.flash)
-    assert out["mem_total"][0] > out["mem_capacity"][0]  # the memory model alone would not run it
+    # counted with bf16 activations it was 81.8 GB; Transformer Engine's fp8 copies kept for the weight
+    # gradients bring it to 77.9 GB, under the 80 GB that the run had
+    assert 77 < out["mem_total"][0] < out["mem_capacity"][0]  # GB
     assert t042.plans[predict(t042)[1]].recompute == "none"
     t086 = prepare(rows["t086"])
     assert {p.recompute for p in t086.plans} == {"full"} and t086.rc_layers == 5

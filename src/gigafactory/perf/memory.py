@@ -11,6 +11,15 @@ Transformer Models", Sec. 4), generalised to GQA, gated MLPs and MoE. Per layer 
 
 So GPT-3 keeps ``s b h (34/t + 5 a s / (h t))`` per layer with SP and no recompute; selective
 recompute drops the score term, full recompute keeps only the layer input ``2 s b h / t``.
+
+Under a low-precision recipe, Transformer Engine keeps a GEMM's input for the weight gradient in its
+quantized form with the column-wise usage only (``Linear`` and ``GroupedLinear`` forward:
+``update_usage(rowwise_usage=False)`` before ``save_for_backward``; :func:`saved_input_bytes`): 1 byte
+an element for fp8, 1 + 1/32 for MXFP8, 0.5625 for NVFP4. So the normalised inputs of QKV and FC1,
+the MoE experts' permuted inputs and every activation output (FC2's input) shrink. ``LayerNormLinear``
+keeps the row-wise copy too where sequence parallelism all-gathers a per-tensor fp8 input (2 bytes
+again), and the attention output, kept in bf16 for the attention backward, gains the projection's
+quantized copy. torchao's float8 (torchtitan) keeps its inputs in bf16.
 The first pipeline stage holds the micro-batches in flight of its schedule
 (:func:`gigafactory.perf.schedules.in_flight`: ``min(p, m)`` for 1F1B, ``(1 + (p-1)/(p v))`` times more
 interleaved, Narayanan et al. 2021 Sec. 2.2.2; ``p + 1`` for DualPipe); DualPipe keeps two copies of a
@@ -22,32 +31,50 @@ from __future__ import annotations
 import numpy as np
 
 from ..specs import Cluster, Job
-from .efficiency import const
+from .efficiency import INPUT_BYTES, const
+from .memory_bound import LOW_PRECISION
 from .params import Arch
 from .schedules import in_flight, parameter_copies
 
 
-def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: bool = False, rcf=1.0):
+def saved_input_bytes(precision: str, framework: str) -> float:
+    """Bytes per element of a GEMM input kept for the weight gradient: Transformer Engine (Megatron,
+    NeMo) keeps a low-precision recipe's quantized column-wise copy only; bf16, and torchao's float8
+    (torchtitan), keep bf16."""
+    if framework in ("megatron", "nemo") and precision in LOW_PRECISION:
+        return INPUT_BYTES[precision]
+    return 2.0
+
+
+def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: bool = False, rcf=1.0,
+                               precision: str = "bf16", framework: str = "megatron"):
     """Bytes kept for backward per token per layer (before multiplying by tokens in flight); under full
     recompute a fraction ``rcf`` of the layers is recomputed (Megatron ``--recompute-num-layers``), the
-    rest keep everything."""
+    rest keep everything. `precision` and `framework` set how the GEMM inputs are kept
+    (:func:`saved_input_bytes`)."""
     tp = np.asarray(tp, dtype=float)
     H = a.hidden
-    whole = 8 * H + (2 * H if a.gpt_style else 0)
+    g = saved_input_bytes(precision, framework)
+    sp_on = np.asarray(sp) > 0
+    # the norm outputs feeding QKV and FC1: per-tensor fp8 all-gathered under SP keeps its row-wise copy too
+    ln = np.where(sp_on & (tp > 1) & (precision == "fp8") & (g < 2.0), 2.0, g)
+    normed = 2 * ln * H
+    whole = 4 * H + normed + (2 * H if a.gpt_style else 0)
     ffn_in = (2 if a.gated else 1)
     if moe:
-        mlp = a.top_k * (2 * H + 2 * ffn_in * a.expert_ffn + 2 * a.expert_ffn) + a.shared * (2 * ffn_in + 2) * a.expert_ffn
+        mlp = a.top_k * (g * H + 2 * ffn_in * a.expert_ffn + g * a.expert_ffn) + a.shared * (2 * ffn_in + g) * a.expert_ffn
     else:
-        mlp = 2 * ffn_in * a.ffn_dense + 2 * a.ffn_dense
-    split = 2 * a.q_dim + 4 * a.kv_dim + 2 * a.heads * a.d_v + mlp
+        mlp = 2 * ffn_in * a.ffn_dense + g * a.ffn_dense
+    attn_out = (2 + (g if g < 2.0 else 0.0)) * a.heads * a.d_v  # bf16 for the attention backward (+ proj's copy)
+    split = 2 * a.q_dim + 4 * a.kv_dim + attn_out + mlp
     scores = 0.0 if flash else const("memory", "attn_score_bytes") * a.heads * s
-    sp_div = np.where(np.asarray(sp) > 0, tp, 1.0)
+    sp_div = np.where(sp_on, tp, 1.0)
     rc = np.asarray(rc)
     none = whole / sp_div + split / tp + scores / tp
     if flash:  # Megatron-core recompute_modules: core_attn, layernorm, moe_act (cheap to redo)
-        act_out = (a.top_k + a.shared) * 2 * a.expert_ffn if moe else 0.0
+        act_out = (a.top_k + a.shared) * g * a.expert_ffn if moe else 0.0
         up = (2 * a.q_dim + 4 * a.kv_dim - 2 * a.latent_dim) if a.mla else 0.0  # mla_up_proj
-        selective = (whole - 4 * H) / sp_div + (split - act_out - up) / tp
+        selective = (whole - normed) / sp_div + (split - act_out - up) / tp
     else:  # Korthikanti et al. 2022: attention core only
         selective = whole / sp_div + split / tp
     full = rcf * 2 * H / sp_div + (1 - np.asarray(rcf)) * none
@@ -73,11 +100,12 @@ def memory_bytes(a: Arch, job: Job, cluster: Cluster, f, m, T, Ls, n_moe, n_dens
 
     s = float(job.seq_len)
     rcf = f.get("rcf", 1.0)
-    per_d = activation_bytes_per_token(a, tp, sp, rc, flash, s, False, rcf)
-    per_m = activation_bytes_per_token(a, tp, sp, rc, flash, s, True, rcf) if a.moe_layers else 0.0
+    kept = {"precision": job.precision, "framework": job.framework}
+    per_d = activation_bytes_per_token(a, tp, sp, rc, flash, s, False, rcf, **kept)
+    per_m = activation_bytes_per_token(a, tp, sp, rc, flash, s, True, rcf, **kept) if a.moe_layers else 0.0
     layer_tokens = T * (n_dense * per_d + n_moe * per_m) / np.maximum(Ls, 1)  # mean layer of the stage
     # full recompute re-materialises one layer's activations during its backward
-    work = np.where(rc == 2, T * np.maximum(activation_bytes_per_token(a, tp, sp, 1, flash, s, a.moe_layers > 0), 0), 0.0)
+    work = np.where(rc == 2, T * np.maximum(activation_bytes_per_token(a, tp, sp, 1, flash, s, a.moe_layers > 0, **kept), 0), 0.0)
     inflight = in_flight(f["schedule"], pp, v, m)
     logits = const("memory", "logits_bytes") * T * V / tp
     # activation offload (no PP, no recompute): the offloaded layers' activations live in host memory

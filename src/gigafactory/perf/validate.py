@@ -279,6 +279,7 @@ def prepare(r: dict[str, str]) -> Prepared:
         kind, _, n_layers = rec["recompute"].partition(":")
         rc_opts, memory_published, off_recipe = [kind], True, int(rec["offload_layers"])
         rc_layers = int(n_layers) if n_layers else None
+        notes = [n for n in notes if not n.startswith("recompute unpublished")]
         notes.append(f"recipe recompute {rec['recompute']}, offload {off_recipe} layers")
     # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
     # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300

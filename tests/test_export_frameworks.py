@@ -154,6 +154,11 @@ ROUND_TRIPS = [
     ("mixtral-8x7b", dict(seq=4096, gbs=512), Plan(tp=2, ep=8, etp=1, dp=32, mbs=2, zero=3)),
     ("gpt3-175b", dict(seq=2048, gbs=1536), Plan(tp=8, pp=12, dp=8, recompute="full", zero=0)),
     ("llama3-8b", dict(seq=8192, gbs=512), Plan(tp=1, dp=64, mbs=2, zero=2, cp_comm_type="a2a")),
+    # MoE routing travels in the launch: Megatron-Bridge's token drop (padded, one graph per layer) and
+    # the benchmarks' force-balanced router
+    ("qwen3-30b-a3b", dict(seq=4096, gbs=512, precision="fp8", moe_routing="capacity"),
+     Plan(tp=1, ep=8, dp=8, mbs=1, cuda_graphs=True, cuda_graph_scope="layer")),
+    ("qwen3-30b-a3b", dict(seq=4096, gbs=512, moe_routing="force-balanced"), Plan(tp=1, ep=8, dp=8, mbs=1)),
     ("llama3-70b", dict(seq=8192, gbs=128), Plan(tp=1, dp=64, mbs=2, zero=3, offload_layers=20)),
     ("gpt-oss-120b", dict(seq=4096, gbs=512), Plan(tp=1, ep=8, dp=64, mbs=1)),
 ]
@@ -176,7 +181,8 @@ def test_megatron_round_trip_gives_the_same_plan_and_step(name: str, kw: dict, p
     back = read_megatron(text)
     assert back.catalog_model and back.job.model == j.model and back.gpus == p.gpus
     assert back.plan == canonical(j, p)
-    assert (back.job.seq_len, back.job.global_batch, back.job.precision) == (j.seq_len, j.global_batch, j.precision)
+    assert (back.job.seq_len, back.job.global_batch, back.job.precision, back.job.moe_routing) == (
+        j.seq_len, j.global_batch, j.precision, j.moe_routing)
     a = evaluate(j, c, canonical(j, p), check_memory=False)  # the plan as a launch can state it
     b = evaluate(back.job, c, back.plan, check_memory=False, flash=back.flash)
     assert b.step_s == a.step_s and b.breakdown == a.breakdown and b.memory == a.memory
@@ -317,3 +323,32 @@ def test_a_launch_the_framework_refuses_is_still_predicted_and_flagged() -> None
     assert data["framework_accepts"] is False and data["plan"]["zero"] == 3 and data["step_s"] > 0
     text = runner.invoke(app, ["plan", "--from-megatron", flags, "--gpu", "h100-sxm", "--gpus", "8"])
     assert "megatron would refuse this launch" in text.output
+
+
+@pytest.mark.parametrize("extra,routing,note", [
+    ("--moe-expert-capacity-factor 1.0 --moe-pad-expert-input-to-capacity", "capacity", None),
+    ("--moe-expert-capacity-factor 1.25 --moe-pad-expert-input-to-capacity", "capacity", "modelled as 1.0"),
+    ("--moe-expert-capacity-factor 1.0", "dropless", "modelled as dropless"),
+    ("--moe-expert-capacity-factor -1 --moe-router-force-load-balancing", "force-balanced", None),
+    ("--moe-pad-expert-input-to-capacity", "dropless", "has no effect"),
+])
+def test_a_launchs_moe_routing_is_read_with_what_the_model_approximates(extra: str, routing: str, note) -> None:
+    j, p = job("qwen3-30b-a3b", seq=4096, gbs=512), Plan(tp=1, ep=8, dp=8, mbs=1)
+    back = read_megatron(emit(j, p, "megatron") + " " + extra)
+    assert back.job.moe_routing == routing
+    assert (note is None and not any("capacity" in a for a in back.assumed)) or any(note in a for a in back.assumed)
+
+
+def test_capacity_routing_never_pairs_with_the_flex_dispatcher_on_megatron() -> None:
+    """TransformerConfig: 'Flex token dispatcher with deepep backend does not support
+    moe_pad_expert_input_to_capacity' -- so the padded token-drop recipe runs the all-to-all dispatcher,
+    and the planner proposes nothing else for it."""
+    j = job("qwen3-30b-a3b", seq=4096, gbs=512, moe_routing="capacity")
+    a2a, flex = Plan(tp=1, ep=8, dp=8, mbs=1), Plan(tp=1, ep=8, dp=8, mbs=1, moe_dispatcher="flex")
+    assert rejects(j, a2a, flex) == [False, True]
+    assert rejects(job("qwen3-30b-a3b", seq=4096, gbs=512), flex) == [False]
+    for fixed in ({}, {"ep": 8}):  # the engine's own dispatcher choice leaves flex out too
+        res = plan(j, row_cluster("b200", 64), top=10, **fixed)
+        assert res.top and all(r.plan.moe_dispatcher != "flex" for r in res.top)
+    dropless = plan(job("qwen3-30b-a3b", seq=4096, gbs=512), row_cluster("b200", 64), top=10, ep=8)
+    assert any(r.plan.moe_dispatcher == "flex" for r in dropless.top)  # where it may, flex wins here

@@ -252,3 +252,27 @@ def test_activation_offload_flags_reach_megatron_core(monkeypatch) -> None:
     cls, kw, _ = config_from_flags(flags)
     cfg = cls(**kw)  # its checks: no PP, no recompute, fewer offloaded layers than the model's
     assert cfg.cpu_offloading and cfg.cpu_offloading_num_layers == 20
+
+
+def test_moe_routing_flags_reach_megatron_core(monkeypatch) -> None:
+    """Capacity routing as Megatron-Bridge's token-drop recipe sets it (capacity factor 1.0, experts padded
+    to capacity) and the benchmarks' force-balanced router, in Megatron-Core's own TransformerConfig; the
+    padded recipe with the flex (DeepEP) dispatcher is what TransformerConfig refuses, and the planner
+    never proposes it."""
+    import megatron.core.transformer.transformer_config as tc
+    from packaging.version import Version
+
+    monkeypatch.setattr(tc, "is_te_min_version", lambda v, check_equality=True: Version("2.8.0") >= Version(v))
+    plan = Plan(tp=1, pp=1, ep=8, dp=8, mbs=1, recompute="none")
+    cfgs = {}
+    for routing in ("capacity", "force-balanced", "dropless"):
+        job = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512, moe_routing=routing)
+        cls, kw, _ = config_from_flags(parse(emit(job, plan, "megatron"))[1])
+        cfgs[routing] = cls(**kw)
+    assert cfgs["capacity"].moe_expert_capacity_factor == 1.0 and cfgs["capacity"].moe_pad_expert_input_to_capacity
+    assert cfgs["force-balanced"].moe_router_force_load_balancing
+    assert cfgs["dropless"].moe_expert_capacity_factor is None and not cfgs["dropless"].moe_router_force_load_balancing
+    cls, kw, _ = config_from_flags(parse(emit(Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096,
+                                                  global_batch=512, moe_routing="capacity"), plan, "megatron"))[1])
+    with pytest.raises(ValueError, match="pad_expert_input_to_capacity"):
+        cls(**(kw | {"moe_token_dispatcher_type": "flex"}))

@@ -358,3 +358,21 @@ def test_activation_offload_frees_memory_and_costs_what_outlasts_the_next_layer(
     assert 0 < on.terms["offload"] <= 20 * 2 * t_copy
     assert on.terms["offload"] >= 20 * max(0.0, t_copy - 1.5 * layer_f)
     assert off.terms["offload"] == 0.0
+
+
+def test_padded_capacity_routing_runs_every_expert_at_the_mean_load() -> None:
+    """Capacity factor 1.0 with padding: each source rank sends every expert ceil(tokens x top_k / experts)
+    rows, so the busiest expert does the mean's work (imbalance 1, as force-balanced), where real
+    dropless routing leaves it 15% above (catalog moe-dispatch); the expert GEMMs are the same for the
+    padded and the force-balanced job."""
+    from gigafactory.perf.batch import moe_imbalance
+
+    assert moe_imbalance("capacity") == moe_imbalance("force-balanced") == 1.0
+    assert moe_imbalance("dropless") == pytest.approx(1.15)
+    from gigafactory.perf.batch import evaluate_batch
+
+    c = row_cluster("b200", 8)
+    p = plan_arrays([Plan(tp=1, ep=8, dp=8, mbs=1)])
+    out = {r: evaluate_batch(Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512,
+                                 moe_routing=r), c, p)["gemm"][0] for r in ("capacity", "force-balanced", "dropless")}
+    assert out["capacity"] == pytest.approx(out["force-balanced"]) and out["dropless"] > out["capacity"]

@@ -27,7 +27,7 @@ MEGATRON_FLAGS: dict[str, str] = {
         "expert-model-parallel-size", "expert-tensor-parallel-size", "micro-batch-size", "global-batch-size",
         "recompute-num-layers", "train-iters", "train-samples", "cpu-offloading-num-layers",
         "window-attn-skip-freq")},
-    **{f: _FLOAT for f in ("rotary-base", "rope-scaling-factor", "norm-epsilon")},
+    **{f: _FLOAT for f in ("rotary-base", "rope-scaling-factor", "norm-epsilon", "moe-expert-capacity-factor")},
     **{f: _STR for f in (
         "position-embedding-type", "normalization", "moe-token-dispatcher-type", "moe-layer-freq",
         "pipeline-model-parallel-layout", "cp-comm-type", "data-parallel-sharding-strategy",
@@ -38,6 +38,7 @@ MEGATRON_FLAGS: dict[str, str] = {
         "group-query-attention", "swiglu", "squared-relu", "disable-bias-linear", "untie-embeddings-and-output-weights",
         "moe-grouped-gemm", "multi-latent-attention", "qk-layernorm", "use-rope-scaling", "sequence-parallel",
         "tp-comm-overlap", "overlap-moe-expert-parallel-comm", "use-distributed-optimizer", "use-megatron-fsdp",
+        "moe-pad-expert-input-to-capacity", "moe-router-force-load-balancing",
         "use-torch-fsdp2", "overlap-grad-reduce", "overlap-param-gather", "bf16", "fp16", "use-flash-attn",
         "cpu-offloading")},
 }
@@ -55,6 +56,7 @@ MEGATRON_UNMODELLED = frozenset((
     "moe-router-score-function", "moe-router-enable-expert-bias", "moe-router-bias-update-rate",
     "moe-router-topk-scaling-factor", "moe-router-num-groups", "moe-router-group-topk", "moe-router-dtype",
     "moe-permute-fusion", "moe-flex-dispatcher-backend", "moe-enable-deepep", "no-load-optim", "no-load-rng",
+    "moe-token-drop-policy",
     "finetune", "bf16-reduce", "accumulate-allreduce-grads-in-fp32", "log-params-norm", "log-num-zeros-in-grad",
 ))
 _LAUNCHER_VALUES = {"nnodes", "nproc-per-node", "nproc_per_node", "node-rank", "node_rank", "master-addr",
@@ -331,8 +333,9 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
     backend = _choice(f, "attention-backend", ("flash", "fused", "auto", "unfused", "local"), "auto")
     steps = f.get("train-iters") or (int(f["train-samples"]) / gbs if "train-samples" in f else None)
     seq = int(f["seq-length"])
+    routing, routing_note = _moe_routing(f, model.moe is not None)
     job = Job(model=model, tokens=float(steps) * gbs * seq if steps else DEFAULT_TOKENS, seq_len=seq,
-              global_batch=gbs, precision=precision, framework="megatron")
+              global_batch=gbs, precision=precision, framework="megatron", moe_routing=routing)
     graphs, scope, scope_note = _cuda_graphs(f)
     plan = Plan(
         tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, etp=etp, dp=dp, mbs=mbs, recompute=gran, zero=zero,
@@ -346,7 +349,7 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
     )
     if model.moe is None or ep == 1:
         plan = plan.model_copy(update={"moe_dispatcher": "alltoall"})
-    assumed = [scope_note] if scope_note else []
+    assumed = [x for x in (scope_note, routing_note) if x]
     if not f.get("overlap-grad-reduce") and dp > 1:
         assumed.append("the gradient reduction overlaps the backward pass (no --overlap-grad-reduce given)")
     if zero >= 1 and not f.get("overlap-param-gather") and dp > 1:
@@ -355,6 +358,27 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
         assumed.append("experts run as grouped GEMMs (no --moe-grouped-gemm given)")
     return Launch(job=job, plan=plan, gpus=world, catalog_model=in_catalog, unmodelled=tuple(unmodelled),
                   flash=backend not in ("unfused", "local"), assumed=tuple(assumed))
+
+
+def _moe_routing(f: dict, moe: bool) -> tuple[str, str | None]:
+    """Job.moe_routing of the launch, and a note where the model approximates it. Capacity routing is
+    modelled padded at capacity factor 1.0 (gigafactory's ``capacity``); a negative factor is
+    Megatron-Core's 'no capacity'."""
+    cf = f.get("moe-expert-capacity-factor")
+    pad = bool(f.get("moe-pad-expert-input-to-capacity"))
+    force = bool(f.get("moe-router-force-load-balancing"))
+    if not moe:
+        return "dropless", None
+    if cf is None or float(cf) < 0:
+        note = "--moe-pad-expert-input-to-capacity without a capacity factor has no effect" if pad else None
+        return ("force-balanced" if force else "dropless"), note
+    if not pad:  # tokens beyond capacity drop, but the counts still vary: the dispatcher still syncs on them
+        return ("force-balanced" if force else "dropless"), (
+            f"capacity factor {float(cf):g} without --moe-pad-expert-input-to-capacity: the token counts still "
+            "vary, so it is modelled as dropless routing")
+    note = None if float(cf) == 1.0 else (
+        f"capacity factor {float(cf):g} modelled as 1.0 (experts padded to the mean load)")
+    return "capacity", note
 
 
 #: --cuda-graph-scope values of Megatron-Core's CUDA graphs (TransformerConfig.cuda_graph_scope)

@@ -363,9 +363,12 @@ def evaluate_batch(
 
 
 def moe_imbalance(routing: str) -> float:
-    """The busiest expert's load over the mean: 1 when force-balanced, the router's measured excess
-    when dropless (catalog ``moe-dispatch``), and the same bounded by the capacity factor otherwise."""
-    return 1.0 if routing == "force-balanced" else const("moe-dispatch", "imbalance_real_routing")
+    """The busiest expert's load over the mean: 1 when force-balanced; 1 under capacity routing, whose
+    experts are padded to a capacity of exactly the mean (capacity factor 1.0 with
+    ``--moe-pad-expert-input-to-capacity``, Megatron-Bridge's token-drop recipe: each source rank sends
+    every expert ``ceil(tokens x top_k / experts)`` rows, dropping or padding to that); the router's
+    measured excess when dropless (catalog ``moe-dispatch``)."""
+    return 1.0 if routing in ("force-balanced", "capacity") else const("moe-dispatch", "imbalance_real_routing")
 
 
 def step_lower_bound(job: Job, cluster: Cluster, P: dict[str, np.ndarray], calib: Calibration | None = None,

@@ -128,6 +128,12 @@ def _pipeline_args(L: int, plan: Plan) -> list[str]:
     return [f"--pipeline-model-parallel-layout {pipeline_layout(counts)!r}"]
 
 
+#: Megatron-Core's flags for each Job.moe_routing: capacity routing drops and pads every expert to the
+#: mean (capacity factor 1.0, Megatron-Bridge's token-drop recipe); force-balanced routing replaces the
+#: router's logits with random ones (benchmarks)
+ROUTING_ARGS = {"dropless": [], "capacity": ["--moe-expert-capacity-factor 1.0", "--moe-pad-expert-input-to-capacity"],
+                "force-balanced": ["--moe-router-force-load-balancing"]}
+
 #: Megatron-Core's --cuda-graph-scope values for each Plan.cuda_graph_scope (CudaGraphScope; "moe_router"
 #: graphs the preprocessing too, which needs the router's graph)
 GRAPH_SCOPES = {"attn+moe_router": ("attn", "moe_router", "moe_preprocess"), "moe_router": ("moe_router", "moe_preprocess"),
@@ -195,6 +201,7 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
         flags = moe_layer_flags(job)
         if not all(flags):
             args += [f"--moe-layer-freq {_pattern(flags)!r}"]
+        args += ROUTING_ARGS[job.moe_routing]
     if m.mla:
         args += ["--multi-latent-attention", "--rope-type rope", "--qk-layernorm", f"--kv-lora-rank {m.mla.kv_lora_rank}",
                  f"--qk-head-dim {m.mla.qk_nope_head_dim}", f"--qk-pos-emb-head-dim {m.mla.qk_rope_head_dim}",

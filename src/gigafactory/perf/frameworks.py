@@ -164,6 +164,16 @@ def capabilities(framework: str) -> Capabilities:
     return CAPABILITIES[framework]
 
 
+def dispatchers_for(job: Job) -> tuple[str, ...]:
+    """The MoE token dispatchers the job's framework runs it with. Megatron-Core's flex dispatcher (DeepEP
+    backend) cannot pad the experts to capacity (TransformerConfig: 'Flex token dispatcher with deepep
+    backend does not support moe_pad_expert_input_to_capacity'), so capacity routing leaves it out."""
+    d = capabilities(job.framework).dispatchers
+    if job.framework in ("megatron", "nemo") and job.moe_routing == "capacity":
+        d = tuple(x for x in d if x != "flex")
+    return d
+
+
 def check_precision(job: Job) -> str:
     """The framework's recipe name for the job's precision; SpecError if it has none."""
     cap = capabilities(job.framework)
@@ -264,7 +274,7 @@ def framework_reject(job: Job, P: dict[str, np.ndarray]) -> np.ndarray:
             bad = bad | (a2a & (((a.heads // tp) % cp != 0) | ((a.kv_heads // np.minimum(tp, a.kv_heads)) % cp != 0)))
     if a.moe_layers:
         if "moe_dispatcher" in has:
-            bad = bad | ((ep > 1) & ~allowed("moe_dispatcher", cap.dispatchers))
+            bad = bad | ((ep > 1) & ~allowed("moe_dispatcher", dispatchers_for(job)))
         bad = bad | ((tp * cp * dp) % np.maximum(ep * etp, 1) != 0)  # expert grid: tp x cp x dp = etp x ep x edp
         if cap.moe_tp_needs_sp and "sequence_parallel" in has:
             bad = bad | ((tp > 1) & (ep > 1) & (c("sequence_parallel") == 0))

@@ -43,7 +43,7 @@ from ..specs import Cluster, Job
 from .batch import RECOMPUTE, evaluate_batch, step_lower_bound
 from .columns import choices, code, default_columns, plan_at
 from .efficiency import Calibration
-from .frameworks import capabilities, framework_reject
+from .frameworks import capabilities, dispatchers_for, framework_reject
 from .params import arch
 from .rules import NOT_SEARCHED, OOM, PRUNED, REASONS, Reason, reject_codes
 from .step import StepResult, result_at
@@ -292,7 +292,7 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         V.update(rz)
         fw = framework_reject(job, {k: v for k, v in V.items() if k not in choose})  # broadcast to `shape`
         out = evaluate_batch(job, cluster, V, calib=calib, flash=flash, choose=choose,
-                             dispatchers=capabilities(job.framework).dispatchers,
+                             dispatchers=dispatchers_for(job),
                              cp_types=capabilities(job.framework).cp_comm_types)
         V.update({k: out[k] for k in choose})
         # an option the engine chose that the framework does not have (torchtitan's CP is its K/V all-gather)

@@ -81,6 +81,9 @@ def test_transformer_engine_keeps_low_precision_gemm_inputs_column_wise_only() -
     mx = (4 * h + 2 * 1.03 * h) + (2 * q + 4 * kv + 3.03 * q + 4 * f + 1.03 * f)
     assert float(activation_bytes_per_token(a, 1, 1, 0, True, s, precision="mxfp8")) == pytest.approx(mx)
     assert float(activation_bytes_per_token(a, 4, 1, 0, True, s, precision="fp8", framework="torchtitan")) == bf16
+    # NVFP4 all-gathered under SP keeps both copies of the norm outputs (2 x 0.5625 B), the rest 0.5625 B
+    nv = (4 * h + 2 * 1.125 * h) / 4 + (2 * q + 4 * kv + 2.5625 * q + 4 * f + 0.5625 * f) / 4
+    assert float(activation_bytes_per_token(a, 4, 1, 0, True, s, precision="nvfp4")) == pytest.approx(nv)
     # selective recompute (layernorm, moe_act, core attention kept) still keeps less than none
     sel = float(activation_bytes_per_token(a, 1, 1, 1, True, s, precision="mxfp8"))
     assert sel == pytest.approx(mx - 2 * 1.03 * h)

@@ -12,18 +12,20 @@ Transformer Models", Sec. 4), generalised to GQA, gated MLPs and MoE. Per layer 
 So GPT-3 keeps ``s b h (34/t + 5 a s / (h t))`` per layer with SP and no recompute; selective
 recompute drops the score term, full recompute keeps only the layer input ``2 s b h / t``.
 
+The first pipeline stage holds the micro-batches in flight of its schedule
+(:func:`gigafactory.perf.schedules.in_flight`: ``min(p, m)`` for 1F1B, ``(1 + (p-1)/(p v))`` times more
+interleaved, Narayanan et al. 2021 Sec. 2.2.2; ``p + 1`` for DualPipe); DualPipe keeps two copies of a
+stage's parameters. Expert weights are split over ``ep x etp`` GPUs.
+
 Under a low-precision recipe, Transformer Engine keeps a GEMM's input for the weight gradient in its
 quantized form with the column-wise usage only (``Linear`` and ``GroupedLinear`` forward:
 ``update_usage(rowwise_usage=False)`` before ``save_for_backward``; :func:`saved_input_bytes`): 1 byte
 an element for fp8, 1 + 1/32 for MXFP8, 0.5625 for NVFP4. So the normalised inputs of QKV and FC1,
 the MoE experts' permuted inputs and every activation output (FC2's input) shrink. ``LayerNormLinear``
-keeps the row-wise copy too where sequence parallelism all-gathers a per-tensor fp8 input (2 bytes
-again), and the attention output, kept in bf16 for the attention backward, gains the projection's
-quantized copy. torchao's float8 (torchtitan) keeps its inputs in bf16.
-The first pipeline stage holds the micro-batches in flight of its schedule
-(:func:`gigafactory.perf.schedules.in_flight`: ``min(p, m)`` for 1F1B, ``(1 + (p-1)/(p v))`` times more
-interleaved, Narayanan et al. 2021 Sec. 2.2.2; ``p + 1`` for DualPipe); DualPipe keeps two copies of a
-stage's parameters. Expert weights are split over ``ep x etp`` GPUs.
+keeps the row-wise copy too where sequence parallelism all-gathers a per-tensor fp8 or NVFP4 input
+(only MXFP8's column-wise data can be all-gathered), and the attention output, kept in bf16 for the
+attention backward, gains the projection's quantized copy (Megatron-LM's DeepSeek-V3 GB200 guide,
+sec. 2.2.2: "1.5 times the size"). torchao's float8 (torchtitan) keeps its inputs in bf16.
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ def activation_bytes_per_token(a: Arch, tp, sp, rc, flash: bool, s: float, moe: 
     H = a.hidden
     g = saved_input_bytes(precision, framework)
     sp_on = np.asarray(sp) > 0
-    # the norm outputs feeding QKV and FC1: per-tensor fp8 all-gathered under SP keeps its row-wise copy too
-    ln = np.where(sp_on & (tp > 1) & (precision == "fp8") & (g < 2.0), 2.0, g)
+    # the norm outputs feeding QKV and FC1: all-gathered under SP, a per-tensor fp8 or NVFP4 copy keeps its
+    # row-wise data too (only MXFP8's column-wise data can be all-gathered)
+    ln = np.where(sp_on & (tp > 1) & (precision in ("fp8", "nvfp4")) & (g < 2.0), 2.0 * g, g)
     normed = 2 * ln * H
     whole = 4 * H + normed + (2 * H if a.gpt_style else 0)
     ffn_in = (2 if a.gated else 1)

@@ -35,6 +35,10 @@ CASES = {
     "deepseek-v3": (Job(model=model("deepseek-v3"), tokens=14.8e12, seq_len=4096, global_batch=4096,
                         framework="torchtitan"),
                     Plan(tp=1, pp=8, ep=32, dp=64, mbs=1, recompute="selective", zero=2, schedule="dualpipev")),
+    # MoE on FSDP x EP8 with the benchmarks' force-balanced router (DebugConfig.moe_force_load_balance)
+    "qwen3-30b-a3b": (Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512,
+                          framework="torchtitan", moe_routing="force-balanced"),
+                      Plan(tp=1, ep=8, dp=8, mbs=1, recompute="none", zero=3)),
     # replicated data parallel with TP2 x CP2, gradient accumulation (local batch 2)
     "llama3-8b": (Job(model=model("llama3-8b"), tokens=15e12, seq_len=8192, global_batch=512, framework="torchtitan"),
                   Plan(tp=2, cp=2, dp=16, mbs=2, recompute="selective", zero=0, cp_comm_type="allgather")),
@@ -63,6 +67,7 @@ def test_emitted_torchtitan_config_loads_and_builds(name: str, tmp_path, monkeyp
     assert (dims.tp, dims.pp, dims.cp, dims.ep) == (plan.tp, plan.pp, plan.cp, plan.ep)
     assert dims.dp_replicate * dims.dp_shard == plan.dp
     assert cfg.training.global_batch_size == job.global_batch and cfg.training.seq_len == job.seq_len
+    assert cfg.debug.moe_force_load_balance == (job.moe_routing == "force-balanced")
     if plan.pp > 1:
         stages, layers, first, last = _get_pipeline_metadata(dims, cfg.parallelism, cfg.model_spec.model)
         assert stages == plan.pp * (2 if plan.schedule == "dualpipev" else plan.vpp) and layers == job.model.layers
@@ -78,7 +83,7 @@ def test_emitted_torchtitan_config_loads_and_builds(name: str, tmp_path, monkeyp
     print(f"{name}: torchtitan {n:,} parameters, gigafactory {total_params(job.model):,.0f}")
     assert n == pytest.approx(total_params(job.model), rel=0.005)
     back = read_torchtitan(emit(job, plan, "torchtitan"))  # and gigafactory reads it back to the same plan
-    assert back.plan == plan and back.gpus == plan.gpus
+    assert back.plan == plan and back.gpus == plan.gpus and back.job.moe_routing == job.moe_routing
 
 
 @pytest.mark.parametrize("fn,gpus,want", [
@@ -102,3 +107,18 @@ def test_torchtitans_own_registry_configs_read_as_plans(fn: str, gpus: int, want
     assert got.job.precision == ("fp8-rowwise" if fn == "llama3_405b" else "bf16")
     assert "optimizer" in got.unmodelled and "dataloader" in got.unmodelled
     assert evaluate(got.job, row_cluster("h100-sxm", gpus), got.plan, check_memory=False).step_s > 0
+
+
+def test_torchtitan_refuses_capacity_routing_in_one_line() -> None:
+    """torchtitan's token-choice MoE is dropless: it has no capacity factor to drop tokens at."""
+    from gigafactory.errors import SpecError
+
+    job = Job(model=model("qwen3-30b-a3b"), tokens=1e12, seq_len=4096, global_batch=512, framework="torchtitan",
+              moe_routing="capacity")
+    with pytest.raises(SpecError, match="torchtitan cannot run 'capacity' MoE routing"):
+        emit(job, Plan(tp=1, ep=8, dp=8, mbs=1, zero=3), "torchtitan")
+    from gigafactory.perf.planner import plan
+    from gigafactory.perf.validate import row_cluster
+
+    with pytest.raises(SpecError, match="allowed: dropless, force-balanced"):
+        plan(job, row_cluster("h100-sxm", 64))

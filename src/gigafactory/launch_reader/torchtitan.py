@@ -24,7 +24,7 @@ _TITAN_FIELDS = {
                     "spmd_backend", "context_parallel_load_balancer"},
     "compile": {"enable", "enable_async_tensor_parallel", "components", "backend"},
 }
-_TITAN_UNMODELLED = {"max_norm", "gc_freq", "dtype", "disable_cuda_graphs", "mixed_precision_reduce", "spmd_backend",
+_TITAN_UNMODELLED = {"max_norm", "gc_freq", "dtype", "mixed_precision_reduce", "spmd_backend",
                      "context_parallel_load_balancer", "backend"}
 _CONVERTERS = {"Float8LinearConverter": "fp8-rowwise", "MXFP8LinearConverter": "mxfp8",
                "NVFP4LinearConverter": "nvfp4", "Float8GroupedExpertsConverter": None,
@@ -108,11 +108,21 @@ def _read_torchtitan(text: str, gpus: int | None) -> Launch:
     sections: dict[str, dict] = {"training": {}, "parallelism": {}} if whole else {}
     ac: str | None = "selective" if whole else None  # Trainer.Config's default: SelectiveAC
     precision = "bf16"
+    force = False
     skipped: list[str] = []
     for tgt, val, line in settings:
         where = f"line {line}"
         if tgt == "config":
             base = _call_name(val)
+            continue
+        if tgt in ("config.debug", "config.debug.moe_force_load_balance"):  # the benchmarks' round-robin router
+            kws = val.keywords if isinstance(val, ast.Call) else []
+            if tgt.endswith(".moe_force_load_balance"):
+                force = bool(_literal(val, where))
+            else:
+                force = any(k.arg == "moe_force_load_balance" and bool(_literal(k.value, where)) for k in kws)
+            if any(k.arg != "moe_force_load_balance" for k in kws):
+                skipped.append("debug")
             continue
         if tgt.removeprefix("config.") in _TITAN_UNMODELLED_SECTIONS:
             skipped.append(tgt.removeprefix("config."))
@@ -224,11 +234,16 @@ def _read_torchtitan(text: str, gpus: int | None) -> Launch:
     steps = int(tr.get("steps", 10000))
     seq = int(tr.get("seq_len", 2048))
     job = Job(model=model, tokens=float(steps) * gbs * seq, seq_len=seq, global_batch=gbs, precision=precision,
-              framework="torchtitan")
+              framework="torchtitan", moe_routing="force-balanced" if force and model.moe else "dropless")
     plan = Plan(tp=tp, pp=pp, vpp=vpp, cp=cp, ep=ep, dp=dp, mbs=mbs, recompute=ac, zero=zero,
                 sequence_parallel=bool(par.get("enable_sequence_parallel", True)) or tp == 1,
                 tp_comm_overlap=bool(comp.get("enable_async_tensor_parallel", False)) and tp > 1,
                 schedule=sched, cp_comm_type="allgather" if cp > 1 else "p2p",
                 compile=bool(comp.get("enable", False)) and "model" in comp.get("components", ["model", "loss"]))
     unmodelled = skipped + [f"{s}.{k}" for s, fs in sections.items() for k in fs if k in _TITAN_UNMODELLED]
-    return Launch(job=job, plan=plan, gpus=world, catalog_model=True, unmodelled=tuple(unmodelled))
+    # torchtitan 0.3 captures the forward and backward step in one CUDA graph unless told not to (it refuses
+    # to with PP, or with an EP dispatcher that syncs on the host); gigafactory runs torchtitan eagerly
+    graphed = not tr.get("disable_cuda_graphs", False) and pp == 1 and ep == 1
+    assumed = ("torchtitan captures this step in one CUDA graph (training.disable_cuda_graphs is False); "
+               "gigafactory models it launching eagerly, so its host-launch floor is an upper bound",) if graphed else ()
+    return Launch(job=job, plan=plan, gpus=world, catalog_model=True, unmodelled=tuple(unmodelled), assumed=assumed)

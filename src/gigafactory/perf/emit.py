@@ -18,6 +18,7 @@ from .frameworks import (
     TORCHTITAN_MODELS,
     capabilities,
     check_precision,
+    check_routing,
     framework_reject,
     titan_layers_per_stage,
     titan_stages,
@@ -71,6 +72,7 @@ def canonical(job: Job, plan: Plan) -> Plan:
 def _check(job: Job, plan: Plan, framework: str) -> None:
     job = job.model_copy(update={"framework": framework})
     check_precision(job)
+    check_routing(job)
     if bool(framework_reject(job, plan_arrays([plan]))[0]):
         cap = capabilities(framework)
         raise SpecError("--emit", f"{framework} cannot launch this plan ({_describe(plan)}); its rules: {cap.source}")
@@ -290,7 +292,9 @@ def torchtitan_config(job: Job, plan: Plan) -> str:
     recipe = check_precision(job.model_copy(update={"framework": "torchtitan"}))
     local = job.global_batch // plan.dp if plan.pp > 1 else plan.mbs
     par = torchtitan_parallelism(job, plan)
-    imports = ["from torchtitan.config import CompileConfig, ParallelismConfig, TrainingConfig"]
+    balanced = job.model.moe is not None and job.moe_routing == "force-balanced"
+    imports = ["from torchtitan.config import CompileConfig, " + ("DebugConfig, " if balanced else "")
+               + "ParallelismConfig, TrainingConfig"]
     conv = ""
     if recipe != "bf16":
         cls = {"rowwise": "Float8LinearConverter", "mxfp8": "MXFP8LinearConverter",
@@ -307,14 +311,17 @@ def torchtitan_config(job: Job, plan: Plan) -> str:
         f"    config = {base}()",
         f'    config.model_spec = model_registry("{flavor}"{conv})',
         f"    config.training = TrainingConfig(local_batch_size={local}, global_batch_size={job.global_batch}, "
-        f"seq_len={job.seq_len}, steps={max(1, round(job.steps))}"
-        + (", disable_cuda_graphs=True)" if plan.pp > 1 else ")"),  # Trainer.Config: no CUDA graphs with PP
+        # the plan runs eagerly: torchtitan's whole-step CUDA graph is not a plan choice for it (and
+        # Trainer.Config refuses it with PP, or with an EP dispatcher that syncs on the host)
+        f"seq_len={job.seq_len}, steps={max(1, round(job.steps))}, disable_cuda_graphs=True)",
         "    config.parallelism = ParallelismConfig(",
         *[f"        {k}={v!r}," for k, v in par.items()],
         "    )",
         f"    config.activation_checkpoint = {ac}",
         f"    config.compile = CompileConfig(enable={plan.compile}, "
         f"enable_async_tensor_parallel={plan.tp_comm_overlap}, components=['model', 'loss'])",
+        *(["    config.debug = DebugConfig(moe_force_load_balance=True)  # the benchmarks' round-robin router"]
+          if balanced else []),
         "    return config",
     ]
     head = [

@@ -36,6 +36,8 @@ class Capabilities:
     precisions: dict[str, str]
     cp_comm_types: tuple[str, ...]
     dispatchers: tuple[str, ...]
+    #: Job.moe_routing values it can run (capacity: token drop padded to capacity; force-balanced: benchmarks)
+    moe_routings: tuple[str, ...]
     zero: tuple[int, ...]  # ZeRO stages it shards to (0 = plain data parallel)
     sharded_params_with_pp: bool  # ZeRO-2/3 (FSDP) together with pipeline parallelism
     sharded_params_with_ep: bool  # ZeRO-2/3 (FSDP) together with expert parallelism
@@ -69,6 +71,8 @@ MEGATRON = Capabilities(
     precisions={"bf16": "bf16", "fp16": "fp16", "fp8": "tensorwise", "mxfp8": "mxfp8", "nvfp4": "nvfp4"},
     cp_comm_types=("p2p", "a2a", "allgather"),  # --cp-comm-type (also a2a+p2p, hierarchical)
     dispatchers=("alltoall", "allgather", "flex"),  # --moe-token-dispatcher-type
+    # --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity; --moe-router-force-load-balancing
+    moe_routings=("dropless", "capacity", "force-balanced"),
     # 1: --use-distributed-optimizer; 2/3: --use-megatron-fsdp --data-parallel-sharding-strategy
     # optim_grads / optim_grads_params
     zero=(0, 1, 2, 3),
@@ -109,6 +113,8 @@ TORCHTITAN = Capabilities(
     # ring attention of torch.distributed.tensor.experimental context_parallel: K/V all-gather by default
     cp_comm_types=("allgather",),
     dispatchers=("alltoall", "flex"),  # all-to-all; HybridEP override (torchtitan/overrides/moe_token_dispatcher.py)
+    # token-choice routing is dropless (no capacity factor); DebugConfig.moe_force_load_balance routes round-robin
+    moe_routings=("dropless", "force-balanced"),
     # FSDP2 fully_shard over data_parallel_shard_degree (reshard_after_forward always = 3, never = 2), or
     # replicate-only; there is no optimizer-only sharding (ZeRO-1)
     zero=(0, 2, 3),
@@ -130,7 +136,8 @@ TORCHTITAN = Capabilities(
 OTHER = Capabilities(
     name="other", schedules=SCHEDULES, recompute=("none", "selective", "full"),
     precisions={p: p for p in ("bf16", "fp16", "fp8", "fp8-rowwise", "mxfp8", "nvfp4")},
-    cp_comm_types=CP_COMM_TYPES, dispatchers=DISPATCHERS, zero=(0, 1, 2, 3), sharded_params_with_pp=True,
+    cp_comm_types=CP_COMM_TYPES, dispatchers=DISPATCHERS, moe_routings=("dropless", "capacity", "force-balanced"),
+    zero=(0, 1, 2, 3), sharded_params_with_pp=True,
     sharded_params_with_ep=True, expert_tp=True, compile=True, cuda_graphs=True, offload=True,
     tp_overlap_needs_compile=False, tp_overlap_needs_sp=False, ep_overlap=True,
     a2a_needs_heads_per_cp=False, moe_tp_needs_sp=False, titan_stage_split=False,
@@ -172,6 +179,13 @@ def dispatchers_for(job: Job) -> tuple[str, ...]:
     if job.framework in ("megatron", "nemo") and job.moe_routing == "capacity":
         d = tuple(x for x in d if x != "flex")
     return d
+
+
+def check_routing(job: Job) -> None:
+    """SpecError where the job's framework cannot route its MoE as the job says."""
+    ok = capabilities(job.framework).moe_routings
+    if job.model.moe is not None and job.moe_routing not in ok:
+        raise SpecError("moe_routing", f"{job.framework} cannot run {job.moe_routing!r} MoE routing", ok)
 
 
 def check_precision(job: Job) -> str:

@@ -43,7 +43,7 @@ from ..specs import Cluster, Job
 from .batch import RECOMPUTE, evaluate_batch, step_lower_bound
 from .columns import choices, code, default_columns, plan_at
 from .efficiency import Calibration
-from .frameworks import capabilities, dispatchers_for, framework_reject
+from .frameworks import capabilities, check_routing, dispatchers_for, framework_reject
 from .params import arch
 from .rules import NOT_SEARCHED, OOM, PRUNED, REASONS, Reason, reject_codes
 from .step import StepResult, result_at
@@ -220,6 +220,7 @@ def plan(job: Job, cluster: Cluster, top: int = 5, calib: Calibration | None = N
 
     ``prune=False`` costs every plan of the search space in full instead of stopping at the lower
     bound: the same top list, slower (a check of the bound, and a measure of the step model's speed)."""
+    check_routing(job)  # a routing the framework cannot run is one clear error, not every plan rejected
     if not prune:
         return _search(job, cluster, top, calib, constraints, prune=False)
     if cache and calib is None:

@@ -352,3 +352,16 @@ def test_capacity_routing_never_pairs_with_the_flex_dispatcher_on_megatron() -> 
         assert res.top and all(r.plan.moe_dispatcher != "flex" for r in res.top)
     dropless = plan(job("qwen3-30b-a3b", seq=4096, gbs=512), row_cluster("b200", 64), top=10, ep=8)
     assert any(r.plan.moe_dispatcher == "flex" for r in dropless.top)  # where it may, flex wins here
+
+
+def test_plan_takes_the_moe_routing_and_refuses_one_the_framework_lacks_in_one_line() -> None:
+    base = ["plan", "--model", "qwen3-30b-a3b", "--gpu", "b200", "--gpus", "64", "--gbs", "512", "--seq", "4096"]
+    res = runner.invoke(app, base + ["--moe-routing", "capacity", "--emit", "megatron"])
+    assert res.exit_code == 0, res.output
+    assert "--moe-pad-expert-input-to-capacity" in res.output and "--moe-token-dispatcher-type flex" not in res.output
+    res = runner.invoke(app, base + ["--moe-routing", "force-balanced", "--emit", "torchtitan"])
+    assert res.exit_code == 0 and "moe_force_load_balance=True" in res.output, res.output
+    for extra, needle in ((["--moe-routing", "cap"], "did you mean 'capacity'"),
+                          (["--moe-routing", "capacity", "--framework", "torchtitan"], "torchtitan cannot run 'capacity'")):
+        res = runner.invoke(app, base + extra)
+        assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output

@@ -13,7 +13,7 @@ from .format import choose_format, emit_rows, format_option
 #: most plans a table shows
 MAX_TOP = 100
 #: CLI option for each Job / Plan field these options set
-OPTION = {"seq_len": "--seq", "global_batch": "--gbs", "precision": "--precision"}
+OPTION = {"seq_len": "--seq", "global_batch": "--gbs", "precision": "--precision", "moe_routing": "--moe-routing"}
 
 
 def _option(validate: Any, model: Any, raw: dict[str, Any], flag: str) -> Any:
@@ -42,6 +42,8 @@ def register(app: typer.Typer) -> None:
         gpu: str = typer.Option(None, "--gpu", help="GPU id (its reference system) when no --cluster"),
         cluster: str = typer.Option(None, "--cluster", help="catalog cluster id"),
         precision: str = typer.Option("bf16", "--precision", help="bf16, fp8, fp8-rowwise, mxfp8, nvfp4"),
+        moe_routing: str = typer.Option("dropless", "--moe-routing", help="MoE routing: dropless, capacity (token "
+                                        "drop, experts padded to capacity factor 1.0) or force-balanced (benchmarks)"),
         top: int = typer.Option(5, "--top", help="how many plans to show"),
         tp: int = typer.Option(None, "--tp", help="fix tensor parallelism"),
         pp: int = typer.Option(None, "--pp", help="fix pipeline parallelism"),
@@ -78,7 +80,7 @@ def register(app: typer.Typer) -> None:
         """Search every parallel plan (vectorised) and print the fastest that fit."""
         from ..errors import SpecError, excerpt, unknown
         from ..perf.emit import emit as emit_plan
-        from ..perf.frameworks import capabilities, check_precision
+        from ..perf.frameworks import capabilities, check_precision, check_routing
         from ..perf.planner import plan
         from ..resolve import model as get_model
         from ..resolve import validate_spec as validate
@@ -88,6 +90,7 @@ def register(app: typer.Typer) -> None:
             if from_megatron and from_torchtitan:
                 raise SpecError("--from-megatron", "give --from-megatron or --from-torchtitan, not both")
             given = {"--model": model, "--gbs": gbs, "--seq": seq, "--emit": emit, "--tp": tp, "--pp": pp,
+                     "--moe-routing": None if moe_routing == "dropless" else moe_routing,
                      "--cp": cp, "--ep": ep, "--recompute": recompute, "--etp": etp, "--schedule": schedule,
                      "--cp-comm-type": cp_comm_type, "--dispatcher": dispatcher}
             clash = next((k for k, v in given.items() if v is not None), None)
@@ -117,7 +120,8 @@ def register(app: typer.Typer) -> None:
             raise SpecError("--etp", f"{framework} has no expert tensor parallelism", ["1"])
         cl = _cluster(cluster, gpu, gpus)
         job = _option(validate, Job, {"model": get_model(model), "tokens": 1e12, "seq_len": seq,
-                                      "global_batch": gbs, "precision": precision, "framework": framework}, "")
+                                      "global_batch": gbs, "precision": precision, "framework": framework,
+                                      "moe_routing": moe_routing}, "")
         cl.gpu.peak(precision)  # clear error for unsupported precisions
         if graph_scope is not None:
             from ..perf.columns import choices
@@ -146,6 +150,10 @@ def register(app: typer.Typer) -> None:
                 raise SpecError("--offload-layers", "offload runs without pipeline parallelism or recompute "
                                 f"(Megatron-Core's rule): drop {' and '.join(clash)}")
         check_precision(job)
+        try:
+            check_routing(job)
+        except SpecError as exc:
+            raise SpecError("--moe-routing", exc.problem, exc.allowed) from None
         con = {k: v for k, v in dict(tp=tp, pp=pp, cp=cp, ep=ep, recompute=recompute, etp=etp, schedule=schedule,
                                      cp_comm_type=cp_comm_type, moe_dispatcher=dispatcher,
                                      cuda_graphs=True if cuda_graphs or graph_scope else None,

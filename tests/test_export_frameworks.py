@@ -365,3 +365,16 @@ def test_plan_takes_the_moe_routing_and_refuses_one_the_framework_lacks_in_one_l
                           (["--moe-routing", "capacity", "--framework", "torchtitan"], "torchtitan cannot run 'capacity'")):
         res = runner.invoke(app, base + extra)
         assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_selective_recompute_reads_back_as_exported_and_megatrons_default_with_a_note() -> None:
+    """The export names the modules the memory model drops (core_attn, layernorm, moe_act, mla_up_proj);
+    Megatron's default set (core_attn alone) reads as selective with a note, any other set in one line."""
+    j, p = job("deepseek-v3", seq=4096, gbs=8192, precision="fp8"), Plan(tp=1, pp=16, ep=64, dp=128, recompute="selective")
+    text = emit(j, p, "megatron")
+    assert "--recompute-modules core_attn layernorm moe_act mla_up_proj" in text
+    assert read_megatron(text).plan.recompute == "selective" and not read_megatron(text).assumed
+    default = read_megatron(text.replace(" \\\n  --recompute-modules core_attn layernorm moe_act mla_up_proj", ""))
+    assert default.plan.recompute == "selective" and any("Megatron's default" in a for a in default.assumed)
+    with pytest.raises(SpecError, match="not a recompute set gigafactory models"):
+        read_megatron(text.replace("core_attn layernorm moe_act mla_up_proj", "mlp"))

@@ -146,7 +146,9 @@ def build_params(cls, kw: dict, gpt: dict) -> int:
         "virtual_pipeline_model_parallel_size", "num_layers_in_first_pipeline_stage",
         "num_layers_in_last_pipeline_stage", "pipeline_model_parallel_layout", "overlap_moe_expert_parallel_comm",
         "fp8", "fp8_recipe", "fp4", "fp4_recipe", "moe_token_dispatcher_type",
-        "moe_grouped_gemm")}  # grouped GEMM needs the grouped_gemm CUDA package: experts as separate MLPs
+        "moe_grouped_gemm", "recompute_granularity", "recompute_modules")}
+    # grouped GEMM needs the grouped_gemm CUDA package: experts as separate MLPs (and moe_act recompute,
+    # which needs grouped GEMMs, goes with it: recompute holds no parameters)
     config = cls(**whole, use_cpu_initialization=True)
     spec = get_gpt_decoder_block_spec(config, use_transformer_engine=False, normalization=config.normalization)
     if config.multi_latent_attention:
@@ -205,6 +207,10 @@ def test_emitted_megatron_flags_construct_in_megatron_core(name: str, monkeypatc
     assert (cfg.tensor_model_parallel_size, cfg.pipeline_model_parallel_size, cfg.context_parallel_size) == (
         plan.tp, plan.pp, plan.cp)
     assert cfg.num_layers == job.model.layers
+    if plan.recompute == "selective":  # the modules whose activations the memory model drops
+        want = {"core_attn", "layernorm"} | ({"moe_act"} if job.model.moe else set()) | (
+            {"mla_up_proj"} if job.model.mla else set())
+        assert cfg.recompute_granularity == "selective" and set(cfg.recompute_modules) == want
     from megatron.core.distributed import DistributedDataParallelConfig
 
     DistributedDataParallelConfig(**ddp)

@@ -10,7 +10,7 @@ import re
 import shlex
 
 from ..errors import SpecError, closest
-from ..perf.emit import FSDP_STRATEGY, GRAPH_SCOPES
+from ..perf.emit import FSDP_STRATEGY, GRAPH_SCOPES, selective_modules
 from ..specs import Job, Mla, Model, Moe, Plan
 from .launch import DEFAULT_TOKENS, Launch, _validated, match_catalog
 
@@ -31,9 +31,10 @@ MEGATRON_FLAGS: dict[str, str] = {
     **{f: _STR for f in (
         "position-embedding-type", "normalization", "moe-token-dispatcher-type", "moe-layer-freq",
         "pipeline-model-parallel-layout", "cp-comm-type", "data-parallel-sharding-strategy",
-        "recompute-granularity", "recompute-method", "recompute-modules", "fp8-format", "fp8-recipe",
+        "recompute-granularity", "recompute-method", "fp8-format", "fp8-recipe",
         "fp4-format", "fp4-recipe", "attention-backend", "rope-type", "cuda-graph-impl", "window-size")},
     "cuda-graph-scope": _LIST,
+    "recompute-modules": _LIST,
     **{f: _BOOL for f in (
         "group-query-attention", "swiglu", "squared-relu", "disable-bias-linear", "untie-embeddings-and-output-weights",
         "moe-grouped-gemm", "multi-latent-attention", "qk-layernorm", "use-rope-scaling", "sequence-parallel",
@@ -317,8 +318,7 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
     gran = _choice(f, "recompute-granularity", ("none", "selective", "full"), "none")
     if gran == "full":
         _choice(f, "recompute-method", ("uniform",), "uniform")  # block: only some layers, not modelled
-    if gran == "selective":
-        _choice(f, "recompute-modules", ("core_attn",), "core_attn")
+    modules_note = _recompute_modules(f, model) if gran == "selective" else None
     if f.get("fp16") and f.get("bf16"):
         raise SpecError("--from-megatron", "--fp16 and --bf16 exclude each other")
     precision = "fp16" if f.get("fp16") else "bf16"
@@ -349,7 +349,7 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
     )
     if model.moe is None or ep == 1:
         plan = plan.model_copy(update={"moe_dispatcher": "alltoall"})
-    assumed = [x for x in (scope_note, routing_note) if x]
+    assumed = [x for x in (scope_note, routing_note, modules_note) if x]
     if not f.get("overlap-grad-reduce") and dp > 1:
         assumed.append("the gradient reduction overlaps the backward pass (no --overlap-grad-reduce given)")
     if zero >= 1 and not f.get("overlap-param-gather") and dp > 1:
@@ -358,6 +358,20 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
         assumed.append("experts run as grouped GEMMs (no --moe-grouped-gemm given)")
     return Launch(job=job, plan=plan, gpus=world, catalog_model=in_catalog, unmodelled=tuple(unmodelled),
                   flash=backend not in ("unfused", "local"), assumed=tuple(assumed))
+
+
+def _recompute_modules(f: dict, model: Model) -> str | None:
+    """Selective recompute is modelled with the modules the export writes (emit.selective_modules); Megatron's
+    default (core_attn alone) is read with a note, any other set refused in one line."""
+    ours = selective_modules(Job(model=model, tokens=1e12, seq_len=1, global_batch=1))
+    given = f.get("recompute-modules", ["core_attn"])
+    if sorted(given) == sorted(ours):
+        return None
+    if list(given) == ["core_attn"]:
+        return ("--recompute-modules core_attn (Megatron's default) modelled as " + " ".join(ours)
+                + ": the memory model counts their activations dropped")
+    raise SpecError("--recompute-modules", f"{' '.join(given)} is not a recompute set gigafactory models",
+                    [" ".join(ours), "core_attn"])
 
 
 def _moe_routing(f: dict, moe: bool) -> tuple[str, str | None]:

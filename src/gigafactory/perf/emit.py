@@ -130,6 +130,14 @@ def _pipeline_args(L: int, plan: Plan) -> list[str]:
     return [f"--pipeline-model-parallel-layout {pipeline_layout(counts)!r}"]
 
 
+def selective_modules(job: Job) -> list[str]:
+    """Megatron-Core's --recompute-modules for a selective-recompute plan: the ones whose activations the
+    memory model drops (perf/memory.py) -- the core attention, the norms, the experts' activation (MoE;
+    TransformerConfig wants grouped GEMMs, which the export sets) and MLA's up-projections (MLA)."""
+    m = job.model
+    return ["core_attn", "layernorm"] + (["moe_act"] if m.moe else []) + (["mla_up_proj"] if m.mla else [])
+
+
 #: Megatron-Core's flags for each Job.moe_routing: capacity routing drops and pads every expert to the
 #: mean (capacity factor 1.0, Megatron-Bridge's token-drop recipe); force-balanced routing replaces the
 #: router's logits with random ones (benchmarks)
@@ -238,7 +246,7 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
     else:
         args += ["--overlap-grad-reduce"]
     if plan.recompute == "selective":
-        args += ["--recompute-granularity selective"]
+        args += ["--recompute-granularity selective", "--recompute-modules " + " ".join(selective_modules(job))]
     elif plan.recompute == "full":
         args += ["--recompute-granularity full", "--recompute-method uniform", "--recompute-num-layers 1"]
     args += ["--fp16" if job.precision == "fp16" else "--bf16", "--attention-backend flash"]

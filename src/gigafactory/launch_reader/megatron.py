@@ -363,7 +363,7 @@ def _read_megatron(text: str, gpus: int | None) -> Launch:
 def _recompute_modules(f: dict, model: Model) -> str | None:
     """Selective recompute is modelled with the modules the export writes (emit.selective_modules); Megatron's
     default (core_attn alone) is read with a note, any other set refused in one line."""
-    ours = selective_modules(Job(model=model, tokens=1e12, seq_len=1, global_batch=1))
+    ours = selective_modules(model)
     given = f.get("recompute-modules", ["core_attn"])
     if sorted(given) == sorted(ours):
         return None

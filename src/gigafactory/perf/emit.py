@@ -12,7 +12,7 @@ stages, the first and last stages (which also hold the embedding and the LM head
 from __future__ import annotations
 
 from ..errors import SpecError
-from ..specs import Cluster, Job, Plan
+from ..specs import Cluster, Job, Model, Plan
 from .columns import plan_arrays
 from .frameworks import (
     TORCHTITAN_MODELS,
@@ -130,11 +130,10 @@ def _pipeline_args(L: int, plan: Plan) -> list[str]:
     return [f"--pipeline-model-parallel-layout {pipeline_layout(counts)!r}"]
 
 
-def selective_modules(job: Job) -> list[str]:
-    """Megatron-Core's --recompute-modules for a selective-recompute plan: the ones whose activations the
-    memory model drops (perf/memory.py) -- the core attention, the norms, the experts' activation (MoE;
-    TransformerConfig wants grouped GEMMs, which the export sets) and MLA's up-projections (MLA)."""
-    m = job.model
+def selective_modules(m: Model) -> list[str]:
+    """Megatron-Core's --recompute-modules for a selective-recompute plan of model `m`: the ones whose
+    activations the memory model drops (perf/memory.py) -- the core attention, the norms, the experts'
+    activation (MoE; TransformerConfig wants grouped GEMMs, which the export sets) and MLA's up-projections."""
     return ["core_attn", "layernorm"] + (["moe_act"] if m.moe else []) + (["mla_up_proj"] if m.mla else [])
 
 
@@ -246,7 +245,7 @@ def megatron_args(job: Job, plan: Plan) -> list[str]:
     else:
         args += ["--overlap-grad-reduce"]
     if plan.recompute == "selective":
-        args += ["--recompute-granularity selective", "--recompute-modules " + " ".join(selective_modules(job))]
+        args += ["--recompute-granularity selective", "--recompute-modules " + " ".join(selective_modules(job.model))]
     elif plan.recompute == "full":
         args += ["--recompute-granularity full", "--recompute-method uniform", "--recompute-num-layers 1"]
     args += ["--fp16" if job.precision == "fp16" else "--bf16", "--attention-backend flash"]

@@ -237,8 +237,18 @@ def prepare(r: dict[str, str]) -> Prepared:
         if not mbs_col:
             notes.append("mbs unpublished: fastest that fits")
     rc_col = (r.get("recompute") or "").strip().split(" ")[0]
+    rec = recipe(r)
+    # recompute and activation offload as the recipe sets them, where its parallelism is the row's (they
+    # depend on it); selective recompute of named modules (mla_up_proj, moe_act, layernorm) is not a Plan
+    # choice, so those rows keep the search
+    memory_published = rc_col not in RECOMPUTE and rec is not None and rec["matched"] and not (
+        rec["recompute"].startswith("selective"))
+    rc_layers = off_recipe = None
     if rc_col in RECOMPUTE:
         rc_opts = [rc_col]
+    elif memory_published:
+        kind, _, n_layers = rec["recompute"].partition(":")
+        rc_opts, rc_layers, off_recipe = [kind], int(n_layers) if n_layers else None, int(rec["offload_layers"])
     elif metric == "achieved_tflops_per_gpu":
         rc_opts = ["full"]
         notes.append("recompute = full (Narayanan et al. 2021 runs, whose FLOP formula counts it)")
@@ -260,7 +270,6 @@ def prepare(r: dict[str, str]) -> Prepared:
     disp_opts = ["alltoall", "flex"] if ep > 1 and framework == "megatron" else ["alltoall"]
     compile_ = bool(pub.get("compile", False))
     graphs, scope = bool(pub["cuda_graphs"]), pub.get("cuda_graph_scope", "attn+moe_router")
-    rec = recipe(r)
     if rec is not None:
         if not graphs and rec["graphs"] != "none":
             graphs, scope = True, rec["graphs"]
@@ -271,15 +280,7 @@ def prepare(r: dict[str, str]) -> Prepared:
         notes.append(f"recipe {rec['preset']}{'' if rec['matched'] else ' (other parallelism)'}: graphs "
                      f"{scope if graphs else 'none'}, dispatcher {rec['dispatcher']}, ep overlap "
                      f"{'on' if rec['ep_overlap'] else 'off'}, tp overlap {rec['tp_overlap']}")
-    # recompute and activation offload as the recipe sets them, where its parallelism is the row's (they
-    # depend on it); selective recompute of named modules (mla_up_proj, moe_act, layernorm) is not a Plan
-    # choice, so those rows keep the search
-    rc_layers, memory_published, off_recipe = None, False, None
-    if rec is not None and rec["matched"] and rc_col not in RECOMPUTE and not rec["recompute"].startswith("selective"):
-        kind, _, n_layers = rec["recompute"].partition(":")
-        rc_opts, memory_published, off_recipe = [kind], True, int(rec["offload_layers"])
-        rc_layers = int(n_layers) if n_layers else None
-        notes = [n for n in notes if not n.startswith("recompute unpublished")]
+    if memory_published:
         notes.append(f"recipe recompute {rec['recompute']}, offload {off_recipe} layers")
     # unpublished recompute without PP on Megatron: activation offload of an eighth to three quarters of
     # the layers is the other way to fit memory (Megatron-Bridge's Llama 3 70B recipes on GB200 / GB300
@@ -287,7 +288,7 @@ def prepare(r: dict[str, str]) -> Prepared:
     cluster = row_cluster(r["gpu_id"].strip(), n)
     off_opts = [0] + sorted({max(1, round(model.layers * k / 8)) for k in range(1, 7)}) if (
         len(rc_opts) > 1 and pp == 1 and framework in ("megatron", "nemo") and cluster.gpu.host_link_gbs) else [0]
-    if off_recipe is not None:
+    if memory_published:
         off_opts = [off_recipe]
     cands = []
     for mbs in mbs_opts:

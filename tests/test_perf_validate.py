@@ -98,7 +98,7 @@ def test_generalises_to_llama3_405b_and_deepseek_v3() -> None:
     2,048 H800 (1,543 tokens/s/GPU from 180K GPU-hours per trillion tokens, DualPipe as published) and
     DeepSeek-V3 in MXFP8 on 256 GB200 (Megatron-LM's GB200 optimisation guide: 970 model TFLOP/s/GPU,
     3,883 tokens/s/GPU by Megatron's own FLOP count). Measured with the named-terms engine and the
-    calibration fitted with Megatron-Bridge's published recipes: +6.2%, +6.0%, -11.2% and -7.9%.
+    calibration fitted with Megatron-Bridge's published recipes: +6.0%, +5.8%, -11.2% and -7.9%.
     Counting the SMs DualPipe's overlapped all-to-all holds (20 of 132) moved the H800 run from -4.1%
     (its measured rate includes the production run's overheads, so the engine is slower than that
     still). The dense runs are held within 10%, the MoE runs (the engine's weakest) within 15%."""

@@ -14,8 +14,9 @@ torchtitan, NeMo or Megatron. Conventions honoured per source (docs/perf.md):
 * GPU count = tp*pp*cp*dp when the published count disagrees (NeMo's B200 long-sequence rows);
 * model FLOPs count causal attention for Megatron-Bridge, the full score matrix for NeMo 24.x and
   Megatron-LM (Narayanan et al. 2021); achieved FLOPs follow Narayanan's recompute formula;
-* torchtitan: ``mbs`` is the local batch; pipeline micro-batches are of size 1, no gradient
-  accumulation without PP; empty global batch = dp x local batch;
+* torchtitan: ``mbs`` is the local batch; with PP it is split into as many micro-batches as PP stages
+  and a looped schedule builds 2 stages per rank (the defaults at the 2024-12 benchmark's commit,
+  9dec370); no gradient accumulation without PP; empty global batch = dp x local batch;
 * Megatron-LM 2021 rows predate sequence parallelism and the distributed optimizer; 2021/2022
   Megatron rows use unfused attention (Korthikanti et al. 2022, Table 5 'selective' = attention core);
 """
@@ -219,12 +220,13 @@ def prepare(r: dict[str, str]) -> Prepared:
     mbs_opts: list[int]
     if titan:  # mbs column = local batch; no grad accumulation without PP, micro-batches of 1 with PP
         local = mbs_col or (gbs // dp if gbs else None)
-        if pp > 1:
-            mbs_opts = [1]
-            if local is None:
-                raise SpecError("mbs", "torchtitan PP row without local batch")
+        if pp > 1:  # torchtitan 2024-12 (9dec370): n_microbatches defaults to the PP degree
+            if local is None or local % pp:
+                raise SpecError("mbs", f"torchtitan PP row needs a local batch divisible by pp={pp}")
+            mbs_opts = [local // pp]
             gbs = gbs or dp * local
-            notes.append(f"torchtitan PP: local batch {local} as {local} micro-batches of 1")
+            notes.append(f"torchtitan PP: local batch {local} as {pp} micro-batches of {local // pp} "
+                         "(n_microbatches defaults to the PP degree)")
         elif local is not None:
             mbs_opts, gbs = [local], gbs or dp * local
         else:
@@ -298,6 +300,8 @@ def prepare(r: dict[str, str]) -> Prepared:
             vpps = [vpp_pub]
         elif pub.get("schedule") in ("1f1b", "dualpipe"):
             vpps = [1]
+        elif pub.get("schedule") == "interleaved" and titan:  # looped schedule without split points
+            vpps = [2]
         elif pub.get("schedule") == "interleaved":
             vpps = [v for v in _vpp_options(model.layers, pp, m) if v > 1] or [1]
         else:

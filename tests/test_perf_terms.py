@@ -300,15 +300,24 @@ def test_small_models_hide_less_tp_traffic_than_large_ones() -> None:
 
 
 def test_selective_recompute_redoes_what_each_stack_redoes() -> None:
+    from gigafactory.perf.params import arch
     from gigafactory.perf.recompute import recompute_shares, selective_policy
 
     # Megatron: the core attention only; torchtitan's per-op SAC: every second matmul, every
     # memory-bound op and the forward all-gathers (2 of 4 forward TP collectives), attention saved
     assert selective_policy("megatron") == (0.0, 1.0, 0.0, 0.0)
-    assert selective_policy("torchtitan") == (0.5, 0.0, 1.0, 1.0)
+    assert selective_policy("torchtitan") == (0.5, 0.0, 1.0, 1.0)  # no model: half
+    # by hand, Llama 3 8B (hidden 4096, K/V 1024, FFN 14336): of wq, wk, wv, wo, w1, w3, w2 the policy
+    # reruns wk, wo, w3: (1024 + 4096 + 14336) / (4096 + 1024 + 1024 + 4096 + 3 x 14336) = 19456 / 53248;
+    # Llama 3 70B (8192, 1024, 28672): 37888 / 104448
+    a8, a70 = arch(model("llama3-8b")), arch(model("llama3-70b"))
+    assert selective_policy("torchtitan", a8)[0] == pytest.approx(19456 / 53248)
+    assert selective_policy("torchtitan", a70)[0] == pytest.approx(37888 / 104448)
+    assert selective_policy("megatron", a8)[0] == 0.0
     sel, full = code("recompute", "selective"), code("recompute", "full")
     r = recompute_shares("torchtitan", np.array([sel, full, 0]), np.array([1.0, 0.25, 1.0]))
     assert r.gemm.tolist() == [0.5, 0.25, 0.0] and r.attention.tolist() == [0.0, 0.25, 0.0]
+    assert recompute_shares("torchtitan", np.array([sel]), np.array([1.0]), a8).gemm[0] == pytest.approx(0.3654, abs=1e-4)
     assert r.memory_bound.tolist() == [1.0, 0.25, 0.0] and r.tp_collectives.tolist() == [2.0, 1.0, 0.0]
     # on one plan, torchtitan's selective recompute costs GEMM time and Megatron's attention time
     c = row_cluster("h100-sxm", 8)

@@ -125,7 +125,7 @@ def evaluate_batch(
     T_h = np.where(sp, T / tp, T)  # tokens of the hidden-width ops
     dev, dev16, hbm = devices(job, cluster, c)
     clock = compute_clock_factor(gpu)
-    redo = recompute_shares(job.framework, rc, rcf)  # what the backward reruns of each forward term
+    redo = recompute_shares(job.framework, rc, rcf, a)  # what the backward reruns of each forward term
     rc_full = redo.full
 
     # ---- GEMMs of one layer, one micro-batch: (forward, dgrad, wgrad)
@@ -421,7 +421,7 @@ def _recompute_flops(a: Arch, s: float, kind: str, framework: str = "megatron") 
     attn = 2.0 * s * a.heads * (a.d_qk + a.d_v) * 0.5 * a.layers
     lin = 2.0 * (a.layers * a.p_attn + a.dense_layers * a.p_mlp_dense + a.moe_layers * a.p_moe_mlp_active)
     if kind == "selective":
-        g, at, _, _ = selective_policy(framework)
+        g, at, _, _ = selective_policy(framework, a)
         return g * lin + at * attn
     return lin + attn
 

@@ -57,6 +57,29 @@ def test_memory_bound_bytes_of_a_llama_layer() -> None:
     # fp8 adds one cast (3 B) and one transposed copy (1 B) per GEMM input element (Hopper)
     f8 = float(layer_bytes(a, T, tp, 1, True, "fp8", False, True)[0])
     assert f8 - f == pytest.approx(4 * T * (2 * 4096 + 4096 + 14336))
+    # torchtitan's separate wq, wk, wv and w1, w3: the backward sums their input gradients over T x 4096,
+    # fused by torch.compile into one 3-way add (read 3 x 2 B, write 2) and one 2-way add (6 B);
+    # eager 2 + 1 adds of 6 B; the forward is unchanged
+    fs, bs = (float(x) for x in layer_bytes(a, T, tp, 1, True, "bf16", False, False, separate=True))
+    assert fs == pytest.approx(f) and bs - b == pytest.approx(T * 4096 * (8 + 6))
+    eager_sum = float(layer_bytes(a, T, tp, 1, False, "bf16", False, False, separate=True)[1]) - float(
+        layer_bytes(a, T, tp, 1, False, "bf16", False, False)[1])
+    assert eager_sum == pytest.approx(T * 4096 * (12 + 6))
+
+
+def test_torchtitans_separate_projections_cost_gemm_time_not_flops() -> None:
+    """The same plan under torchtitan (wq, wk, wv and w1, w3 each its own GEMM) and Megatron (linear_qkv,
+    linear_fc1): same model FLOPs, more GEMM time for the narrow K/V GEMMs (TP8: 128 columns each, one
+    output tile wide, reading the whole input) and more memory-bound backward bytes."""
+    c = row_cluster("h100-sxm", 8)
+    p = Plan(tp=8, dp=1, mbs=4, recompute="none", sequence_parallel=True, compile=True)  # both fused
+    out = {}
+    for fw in ("torchtitan", "megatron"):
+        job = Job(model=model("llama3-8b"), tokens=1e12, seq_len=8192, global_batch=4, framework=fw)
+        out[fw] = evaluate(job, c, p, check_memory=False)
+    assert out["torchtitan"].terms["gemm"] > out["megatron"].terms["gemm"]
+    assert out["torchtitan"].terms["memory_bound"] > out["megatron"].terms["memory_bound"]
+    assert out["torchtitan"].mfu < out["megatron"].mfu
 
 
 def test_block_scaled_recipes_pay_the_column_wise_copy_on_blackwell() -> None:

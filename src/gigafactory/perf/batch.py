@@ -49,6 +49,7 @@ from .communication import (
     tp_exposed,
 )
 from .efficiency import INPUT_BYTES, Calibration, calibration, compute_clock_factor, const, exp_rate, sms
+from .frameworks import capabilities
 from .gemm import GemmDevice, linear_times
 from .launch import layer_gap_s, layer_host_s
 from .memory import memory_bytes
@@ -131,10 +132,18 @@ def evaluate_batch(
     # ---- GEMMs of one layer, one micro-batch: (forward, dgrad, wgrad)
     kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp  # KV heads replicate when tp > groups
     qkv_out = (a.p_attn / H - a.heads * a.d_v) / tp
-    g_qkv, g_proj = linear_times(dev, T, H, qkv_out), linear_times(dev, T, a.heads * a.d_v / tp, H)
+    separate = capabilities(job.framework).separate_projections and not a.mla  # torchtitan's wq, wk, wv, w1, w3
+    if separate:
+        g_qkv = _sum3(linear_times(dev, T, H, a.q_dim / tp), linear_times(dev, T, H, kv_local),
+                      linear_times(dev, T, H, a.kv_heads * a.d_v * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp))
+    else:
+        g_qkv = linear_times(dev, T, H, qkv_out)
+    g_proj = linear_times(dev, T, a.heads * a.d_v / tp, H)
     g_attn = _sum3(g_qkv, g_proj)
     mult_in = 2.0 if a.gated else 1.0
-    g_fc1, g_fc2 = linear_times(dev, T, H, mult_in * a.ffn_dense / tp), linear_times(dev, T, a.ffn_dense / tp, H)
+    g_fc1 = (_sum3(*(linear_times(dev, T, H, a.ffn_dense / tp),) * 2) if separate and a.gated
+             else linear_times(dev, T, H, mult_in * a.ffn_dense / tp))
+    g_fc2 = linear_times(dev, T, a.ffn_dense / tp, H)
     g_mlp = _sum3(g_fc1, g_fc2)
     if a.moe_layers:
         local = a.experts / ep
@@ -168,8 +177,9 @@ def evaluate_batch(
     # a second, column-wise quantised copy of each GEMM input for the transposed backward GEMMs: Hopper's
     # fp8 GEMMs take only TN layouts, and MXFP8 / NVFP4 scale 1 x 32 (1 x 16) blocks along one axis
     column_copy = (gpu.family == "hopper") | (job.precision in ("mxfp8", "nvfp4"))
-    mb_d = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, False, column_copy)]
-    mb_m = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, True, column_copy)] if a.moe_layers else [0.0, 0.0]
+    mb_d = [x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, False, column_copy, separate)]
+    mb_m = ([x / hbm for x in layer_bytes(a, T, tp, sp, fused, job.precision, True, column_copy, separate)]
+            if a.moe_layers else [0.0, 0.0])
 
     # GPU time between a layer pass's kernels (forward, backward); a full-recompute layer pays its forward's twice
     gap_d = layer_gap_s(fused, False, 0.0)

@@ -57,6 +57,10 @@ class Capabilities:
     #: uneven pipelines: torchtitan splits L + 2 "layer units" (embedding and head each count as one,
     #: pipeline_parallel_first/last_stage_less_layers = 1) into stages of layers_per_stage units
     titan_stage_split: bool
+    #: the attention's q, k, v and a gated MLP's gate and up projections are separate linears (torchtitan's
+    #: Llama modules wq, wk, wv, w1, w3), so each runs its own GEMM and the backward sums their input
+    #: gradients; Megatron-Core fuses them (linear_qkv, linear_fc1)
+    separate_projections: bool
     source: str
 
 
@@ -97,6 +101,7 @@ MEGATRON = Capabilities(
     # parallelism must be used'
     moe_tp_needs_sp=True,
     titan_stage_split=False,  # --decoder-first/last-pipeline-num-layers or --pipeline-model-parallel-layout
+    separate_projections=False,  # TransformerLayer's linear_qkv and linear_fc1 (gate and up in one GEMM)
     source="NVIDIA/Megatron-LM megatron/training/arguments.py validate_args; megatron-core 0.16.1 TransformerConfig",
 )
 
@@ -130,6 +135,9 @@ TORCHTITAN = Capabilities(
     a2a_needs_heads_per_cp=False,
     moe_tp_needs_sp=False,
     titan_stage_split=True,
+    # models/llama3/model.py: Attention.wq / wk / wv (xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)) and
+    # FeedForward.w1 / w3 (self.w2(F.silu(self.w1(x)) * self.w3(x))), the same at the 2024-12 benchmark's 9dec370
+    separate_projections=True,
     source="torchtitan 0.3.0 (PyPI): config/configs.py, distributed/parallel_dims.py, distributed/pipeline_parallel.py",
 )
 
@@ -141,6 +149,7 @@ OTHER = Capabilities(
     sharded_params_with_ep=True, expert_tp=True, compile=True, cuda_graphs=True, offload=True,
     tp_overlap_needs_compile=False, tp_overlap_needs_sp=False, ep_overlap=True,
     a2a_needs_heads_per_cp=False, moe_tp_needs_sp=False, titan_stage_split=False,
+    separate_projections=False,  # unknown stack: taken as fused (estimate)
     source="no framework named: every plan the divisibility rules allow",
 )
 

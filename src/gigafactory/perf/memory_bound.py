@@ -13,7 +13,10 @@ shards the hidden-width ops, else ``T``):
   and MXFP8 / NVFP4 on Blackwell also write a column-wise copy for the backward GEMMs), row-wise fp8
   more (``cast_fp8_rowwise``);
 * MoE layers: the router over ``T_h x experts``, permute and unpermute of the ``T_h x top_k`` token
-  copies, the activation over their ``expert_ffn`` width, and the shared experts' activation.
+  copies, the activation over their ``expert_ffn`` width, and the shared experts' activation;
+* separate projections (torchtitan: ``wq, wk, wv`` and ``w1, w3`` are their own linears), backward: the
+  sums of the input gradients of the linears that share an input, over ``T x hidden`` (the gathered
+  input under sequence parallelism): three for the attention's, two for a gated dense MLP's.
 
 The cross-entropy over the vocabulary runs on the last stage: ``T x vocab / tp`` fp32 entries.
 Time is bytes over the achieved HBM bandwidth (``hbm.eff`` of the peak).
@@ -55,8 +58,10 @@ def _cast(precision: str, fused, elements, transposed_copy: bool):
     return f, b
 
 
-def layer_bytes(a: Arch, T, tp, sp, fused, precision: str, moe: bool, transposed_copy: bool):
-    """(forward, backward) HBM bytes of one layer's memory-bound ops for one micro-batch."""
+def layer_bytes(a: Arch, T, tp, sp, fused, precision: str, moe: bool, transposed_copy: bool,
+                separate: bool = False):
+    """(forward, backward) HBM bytes of one layer's memory-bound ops for one micro-batch; `separate`:
+    the stack runs q, k, v (and gate, up) as separate linears, whose input gradients the backward sums."""
     T = np.asarray(T, dtype=float)
     tp = np.asarray(tp, dtype=float)
     T_h = np.where(np.asarray(sp) > 0, T / tp, T)
@@ -76,6 +81,10 @@ def layer_bytes(a: Arch, T, tp, sp, fused, precision: str, moe: bool, transposed
         parts.append(_op(act, fused, T * a.ffn_dense / tp))
         gemm_inputs = 2 * T_h * H + T * (a.q_dim + a.ffn_dense) / tp
     parts.append(_cast(precision, fused, gemm_inputs, transposed_copy))
+    if separate:
+        parts.append((0.0, _op("grad_sum_3", fused, T * H)[1]))
+        if a.gated and not moe:
+            parts.append((0.0, _op("grad_sum_2", fused, T * H)[1]))
     fwd = sum(p[0] for p in parts)
     bwd = sum(p[1] for p in parts)
     return fwd, bwd

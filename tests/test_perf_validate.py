@@ -31,9 +31,11 @@ def test_every_row_predicted_and_accuracy_holds(report: dict) -> None:
     assert report["n"] + len(report["skipped"]) == 142
     assert report["skipped"] == []
     # regression guard on the fitted calibration (11 global parameters, the named-terms engine with the
-    # published Megatron-Bridge recipes, their recompute and offload; measured 7.7% overall on 2026-12-01,
-    # MoE rows 11.7%, worst GPU types b200 / b300 9.3%, A100 4.2%)
-    assert report["mape_pct"] <= 8.1
+    # published Megatron-Bridge recipes, their recompute and offload, torchtitan as its code runs;
+    # measured 6.95% overall on 2026-12-02, MoE rows 11.7%, worst GPU types b200 / b300 9.3%, A100 4.2%,
+    # torchtitan's rows 5.9%)
+    assert report["mape_pct"] <= 7.3
+    assert report["by_source"]["pytorch/torchtitan"]["mape_pct"] <= 6.5
     with CSV.open(newline="") as fh:
         moe_ids = {r["id"] for r in csv.DictReader(fh) if (r["moe_experts"] or "").strip()}
     moe = [r for r in report["rows"] if r["id"] in moe_ids]

@@ -223,10 +223,15 @@ def evaluate_batch(
         ok_a2a = np.floor(a.heads / tp) % cp == 0
         cp_cost[A2A] = np.where(ok_a2a, cp_cost[A2A], np.inf)
         keys = sorted(code("cp_comm_type", t) for t in cp_types)
-        pick = np.argmin(np.stack([cp_cost[k] * np.ones_like(tp) for k in keys]), axis=0)
-        f["cp_comm_type"] = np.asarray(keys, dtype=float)[pick]
-    cp_type = f["cp_comm_type"]
-    cp_layer = np.select([cp_type == k for k in cp_cost], list(cp_cost.values()))
+        # the cheapest variant per plan (the first of equals, as argmin), and its cost, in one pass
+        cp_layer, pick = np.broadcast_arrays(cp_cost[keys[0]], tp)[0], np.full(np.shape(tp), keys[0], dtype=float)
+        for k in keys[1:]:
+            better = cp_cost[k] < cp_layer
+            cp_layer, pick = np.where(better, cp_cost[k], cp_layer), np.where(better, float(k), pick)
+        f["cp_comm_type"] = pick
+    else:
+        cp_type = f["cp_comm_type"]
+        cp_layer = np.select([cp_type == k for k in cp_cost], list(cp_cost.values()))
     if a.moe_layers:
         dv = dispatch_variants(fab, cluster, T_h, H, a.top_k, ep, etp, low)
         if "moe_dispatcher" in choose:

@@ -85,3 +85,23 @@ def test_rules_memo_is_the_cold_result_on_every_size(job8: Job) -> None:
         assert warm_rej == cold_rej
         assert all(np.array_equal(warm[k], cold[k]) for k in cold)
         assert np.all(cold["tp"] * cold["pp"] * cold["cp"] * cold["dp"] <= n)
+
+
+def test_the_search_ranks_on_step_and_memory_and_reports_each_kept_plan_in_full() -> None:
+    """The search costs every plan with ``terms=False`` (step and memory only) and evaluates the plans it
+    keeps again with every term: the ranking columns are the full evaluation's, and each reported plan is
+    exactly what the step model gives for it alone (CP and dispatcher as the search chose them)."""
+    from gigafactory.perf.columns import plan_arrays
+    from gigafactory.perf.step import evaluate
+
+    job = Job(model=model("deepseek-v3"), tokens=1e12, seq_len=4096, global_batch=4096)
+    cluster = row_cluster("gb200", 1024)
+    res = plan(job, cluster, top=3, cache=False)
+    P = plan_arrays([r.plan for r in res.top])
+    full, ranked = batch.evaluate_batch(job, cluster, P), batch.evaluate_batch(job, cluster, P, terms=False)
+    assert set(ranked) == {"step_s", "mem_total", "mem_capacity"}
+    for k in ranked:
+        assert np.array_equal(ranked[k], full[k]), k
+    for r in res.top:
+        alone = evaluate(job, cluster, r.plan)
+        assert alone.step_s == r.step_s and alone.breakdown == r.breakdown and alone.memory == r.memory

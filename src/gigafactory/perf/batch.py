@@ -98,8 +98,11 @@ def evaluate_batch(
     choose: tuple[str, ...] = (),
     dispatchers: tuple[str, ...] = ("alltoall", "flex"),
     cp_types: tuple[str, ...] = ("p2p", "a2a", "allgather"),
+    terms: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Step time, terms, throughput and memory for the plans in `P` (column arrays, perf/columns.py).
+    """Step time, terms, throughput and memory for the plans in `P` (column arrays, perf/columns.py);
+    with ``terms=False`` only what a search ranks by: ``step_s``, ``mem_total``, ``mem_capacity`` and
+    the chosen columns (the planner evaluates the plans it keeps again, in full).
 
     `flash=False` runs unfused attention (pre-2022 Megatron). ``job.moe_routing`` decides the MoE
     expert load (:func:`moe_imbalance`) and whether MoE layers sync on their token counts (dropless).
@@ -341,6 +344,9 @@ def evaluate_batch(
     t_opt = optimizer_bytes(shard, Pd + Pe) / hbm
 
     step = m * t_mb + launch_dense + bubble + pp_exp + dp_exp + t_opt + offload
+    if not terms:
+        ranked = {"step_s": step, "mem_total": mem["total"] / 1e9, "mem_capacity": mem["capacity"] / 1e9}
+        return {**ranked, **{k: f[k].astype(np.int64) for k in choose}}
     N = tp * pp * cp * dp
     tok = B * s / step
     out: dict[str, np.ndarray] = {

@@ -21,7 +21,8 @@ then micro-batch, vpp, recompute and ZeRO stage.
    first, each structural row under all its (recompute, ZeRO) pairs as one 2-D broadcast; once the
    next bound exceeds the `top`-th best step time found, the rest cannot enter the top list and are
    counted as pruned. Ties go to the plan with less memory, so the result is exactly the exhaustive
-   search's (``prune=False``).
+   search's (``prune=False``). The chunks are costed for ranking only (``terms=False``: step time
+   and memory); the `top` plans kept are evaluated again with every term for the report.
 
 Results are memoised on (job, cluster, top, constraints) when the default calibration is used.
 """
@@ -294,7 +295,7 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         fw = framework_reject(job, {k: v for k, v in V.items() if k not in choose})  # broadcast to `shape`
         out = evaluate_batch(job, cluster, V, calib=calib, flash=flash, choose=choose,
                              dispatchers=dispatchers_for(job),
-                             cp_types=capabilities(job.framework).cp_comm_types)
+                             cp_types=capabilities(job.framework).cp_comm_types, terms=False)
         V.update({k: out[k] for k in choose})
         # an option the engine chose that the framework does not have (torchtitan's CP is its K/V all-gather)
         if choose:
@@ -319,7 +320,7 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
                 key = (float(step[s]), float(mem[s]))
                 if len(kept) >= top and key >= kept[-1][0]:
                     break
-                bisect.insort(kept, (key, _result(out, V, shape, *divmod(int(s), n_rz))), key=lambda x: x[0])
+                bisect.insort(kept, (key, _columns_at(V, shape, *divmod(int(s), n_rz))), key=lambda x: x[0])
                 del kept[top:]
             best_steps = np.asarray([x[0][0] for x in kept])
         i = j
@@ -335,14 +336,19 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         if np.isfinite(least_mem[0]):
             detail += f"; the smallest plan needs {least_mem[0]:.0f} of {least_mem[1]:.0f} GB per GPU"
         raise InfeasiblePlan(f"no plan of {n_space:,} fits this job on {cluster.num_gpus:,} x {cluster.gpu.id}", detail)
-    results = [r for _, r in kept]
+    results = [_result(job, cluster, cols, calib, flash) for _, cols in kept]
     dt = time.perf_counter() - t0
     return PlanSearch(best=results[0], top=results, configs_evaluated=n_space, rejected=rej, search_seconds=dt,
                       costed=costed)
 
 
-def _result(out: dict[str, np.ndarray], V: dict[str, np.ndarray], shape: tuple[int, int], r: int, q: int
-            ) -> StepResult:
-    """The plan at row `r`, (recompute, ZeRO) pair `q` of a 2-D batch evaluation."""
-    one = {k: np.broadcast_to(x, shape)[r, q:q + 1] for k, x in out.items()}
-    return result_at(one, 0, plan_at({k: np.broadcast_to(x, shape)[r] for k, x in V.items()}, q))
+def _columns_at(V: dict[str, np.ndarray], shape: tuple[int, int], r: int, q: int) -> dict[str, np.ndarray]:
+    """The columns of the plan at row `r`, (recompute, ZeRO) pair `q` of a 2-D batch (chosen options
+    included), as one-plan arrays."""
+    return {k: np.broadcast_to(x, shape)[r, q:q + 1].copy() for k, x in V.items()}
+
+
+def _result(job: Job, cluster: Cluster, cols: dict[str, np.ndarray], calib: Calibration | None,
+            flash: bool) -> StepResult:
+    """A kept plan evaluated again with every term (the search ranks by step and memory alone)."""
+    return result_at(evaluate_batch(job, cluster, cols, calib=calib, flash=flash), 0, plan_at(cols, 0))

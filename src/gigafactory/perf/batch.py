@@ -133,19 +133,23 @@ def evaluate_batch(
     rc_full = redo.full
 
     # ---- GEMMs of one layer, one micro-batch: (forward, dgrad, wgrad)
-    kv_local = a.kv_dim * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp  # KV heads replicate when tp > groups
+    kv_rep = np.maximum(1.0, tp / max(a.kv_heads, 1))  # KV heads replicate when tp > groups
+    kv_local = a.kv_dim * kv_rep / tp
     qkv_out = (a.p_attn / H - a.heads * a.d_v) / tp
     separate = capabilities(job.framework).separate_projections and not a.mla  # torchtitan's wq, wk, wv, w1, w3
     if separate:
         g_qkv = _sum3(linear_times(dev, T, H, a.q_dim / tp), linear_times(dev, T, H, kv_local),
-                      linear_times(dev, T, H, a.kv_heads * a.d_v * np.maximum(1.0, tp / max(a.kv_heads, 1)) / tp))
+                      linear_times(dev, T, H, a.kv_heads * a.d_v * kv_rep / tp))
     else:
         g_qkv = linear_times(dev, T, H, qkv_out)
     g_proj = linear_times(dev, T, a.heads * a.d_v / tp, H)
     g_attn = _sum3(g_qkv, g_proj)
     mult_in = 2.0 if a.gated else 1.0
-    g_fc1 = (_sum3(*(linear_times(dev, T, H, a.ffn_dense / tp),) * 2) if separate and a.gated
-             else linear_times(dev, T, H, mult_in * a.ffn_dense / tp))
+    if separate and a.gated:  # gate (w1) and up (w3): two GEMMs of ffn / tp columns each
+        g_gate = linear_times(dev, T, H, a.ffn_dense / tp)
+        g_fc1 = _sum3(g_gate, g_gate)
+    else:
+        g_fc1 = linear_times(dev, T, H, mult_in * a.ffn_dense / tp)
     g_fc2 = linear_times(dev, T, a.ffn_dense / tp, H)
     g_mlp = _sum3(g_fc1, g_fc2)
     if a.moe_layers:

@@ -281,6 +281,7 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
     costed = oom = 0
     least_mem = (np.inf, 0.0)
     per_chunk = max(1, CHUNK // n_rz)
+    dispatchers, cp_types = dispatchers_for(job), capabilities(job.framework).cp_comm_types
     i = 0
     while i < lb.size:
         bar = best_steps[top - 1] if best_steps.size >= top else np.inf
@@ -294,8 +295,7 @@ def _search(job: Job, cluster: Cluster, top: int, calib: Calibration | None, con
         V.update(rz)
         fw = framework_reject(job, {k: v for k, v in V.items() if k not in choose})  # broadcast to `shape`
         out = evaluate_batch(job, cluster, V, calib=calib, flash=flash, choose=choose,
-                             dispatchers=dispatchers_for(job),
-                             cp_types=capabilities(job.framework).cp_comm_types, terms=False)
+                             dispatchers=dispatchers, cp_types=cp_types, terms=False)
         V.update({k: out[k] for k in choose})
         # an option the engine chose that the framework does not have (torchtitan's CP is its K/V all-gather)
         if choose:

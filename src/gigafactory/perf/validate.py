@@ -218,7 +218,7 @@ def prepare(r: dict[str, str]) -> Prepared:
         notes.append(f"GPUs used = tp*pp*cp*dp = {n} (published {n_pub})")
     mbs_col, gbs = _int(r["mbs"]), _int(r["gbs"])
     mbs_opts: list[int]
-    if titan:  # mbs column = local batch; no grad accumulation without PP, micro-batches of 1 with PP
+    if titan:  # mbs column = local batch; no grad accumulation without PP, pp micro-batches of it with PP
         local = mbs_col or (gbs // dp if gbs else None)
         if pp > 1:  # torchtitan 2024-12 (9dec370): n_microbatches defaults to the PP degree
             if local is None or local % pp:
